@@ -1,0 +1,236 @@
+//! The `tokenmint` command line. Every command but `serve` works on the database directly, so
+//! the CLI bootstraps a new install and works while servers run (they notice within
+//! `signing.refresh` for signing keys, and at the next request for API keys).
+
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{App, open_signing, shutdown_signal};
+use crate::config::{Config, LogFormat, duration};
+use crate::manage::{self, NewKeyRequest};
+use crate::oauth::credentials::KeyEnv;
+use crate::store;
+
+/// An OAuth 2.0 client-credentials token issuer.
+#[derive(Debug, Parser)]
+#[command(name = "tokenmint", version, about, propagate_version = true)]
+pub struct Cli {
+    /// TOML configuration file [default: config/default.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (creates the database, master key and first signing key if missing).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage teams.
+    #[command(subcommand)]
+    Teams(TeamsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand)]
+    SigningKeys(SigningKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamsCommand {
+    /// Create a team.
+    Create {
+        /// Immutable slug: 1-63 characters of a-z, 0-9 and -.
+        slug: String,
+        /// Display name [default: the slug]
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List teams.
+    List(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key; its secret is printed this once.
+    Create {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        label: String,
+        /// A scope from the catalog; repeat for more [default: every scope]
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Lifetime of the key, such as 90d or 12h [default: never expires]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<std::time::Duration>,
+        /// A test key: dh_test_… and `env: test` in its tokens.
+        #[arg(long)]
+        test: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List a team's keys (never their secrets).
+    List {
+        #[arg(long)]
+        team: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Delete a key: it gets no new token from now on; issued tokens run until they expire.
+    Delete { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum SigningKeysCommand {
+    /// List signing keys and their states.
+    List(JsonFlag),
+    /// Start a rotation: a new key is published now and signs after signing.publish_ahead.
+    Rotate {
+        /// Sign with the new key at once (for a suspected leak).
+        #[arg(long)]
+        now: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Revoke a key: out of the JWKS at once; tokens it signed stop validating.
+    Revoke {
+        /// The kid (it may begin with `-`: put `--` before it).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct JsonFlag {
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    duration::parse(text)
+}
+
+/// Parses arguments, runs the command, and turns any error into a message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let loaded = Config::load(cli.config.as_deref())?;
+    let config = loaded.config;
+    let serving = matches!(cli.command, Command::Serve);
+    init_tracing(&config, serving);
+    for name in &loaded.ignored_env {
+        tracing::warn!(variable = %name, "ignored: no setting has this name (TOKENMINT_<SECTION>__<KEY>)");
+    }
+    let now = Utc::now();
+    match cli.command {
+        Command::Serve => {
+            let app = App::build(config).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            store::open(&config.database).await?;
+            println!("database schema is up to date");
+            Ok(())
+        }
+        Command::Teams(command) => teams(&config, command, now).await,
+        Command::Keys(command) => keys(&config, command, now).await,
+        Command::SigningKeys(command) => signing_keys(&config, command, now).await,
+    }
+}
+
+async fn teams(config: &Config, command: TeamsCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    let store = store::open(&config.database).await?;
+    match command {
+        TeamsCommand::Create { slug, name } => {
+            let team = manage::create_team(store.as_ref(), &slug, name.as_deref(), now).await?;
+            println!("created team {} ({})", team.slug, team.name);
+        }
+        TeamsCommand::List(flag) => print::teams(&store.teams().await?, flag.json)?,
+    }
+    Ok(())
+}
+
+async fn keys(config: &Config, command: KeysCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    let store = store::open(&config.database).await?;
+    match command {
+        KeysCommand::Create { team, label, scopes, expires_in, test, json } => {
+            let env = if test { KeyEnv::Test } else { KeyEnv::Live };
+            let request = NewKeyRequest { team, label, scopes, expires_in, env };
+            let created = manage::create_api_key(store.as_ref(), config, request, now).await?;
+            print::created_key(&created, json.json)?;
+        }
+        KeysCommand::List { team, json } => {
+            let keys = manage::list_api_keys(store.as_ref(), &team).await?;
+            print::api_keys(&keys, json.json)?;
+        }
+        KeysCommand::Delete { client_id } => {
+            manage::delete_api_key(store.as_ref(), &client_id).await?;
+            println!(
+                "deleted {client_id}: it gets no new token from now on; tokens issued before \
+                 stay valid until they expire"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn signing_keys(config: &Config, command: SigningKeysCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    let signing = open_signing(config).await?;
+    match command {
+        SigningKeysCommand::List(flag) => {
+            signing.maintain(now).await.context("preparing signing keys")?;
+            print::signing_keys(&signing.list(now).await?, flag.json)?;
+        }
+        SigningKeysCommand::Rotate { now: immediate, json } => {
+            let steps = signing.rotate(now, immediate).await?;
+            print::rotation(&steps, &signing.list(now).await?, immediate, json.json)?;
+        }
+        SigningKeysCommand::Revoke { kid } => {
+            let steps = signing.revoke(&kid, now).await?;
+            print::revocation(&kid, &steps, &signing.list(now).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Logs go to stderr: human text or JSON for `serve`; warnings only for one-shot commands,
+/// whose results are printed on stdout.
+fn init_tracing(config: &Config, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { config.log.level.as_str() } else { "warn" };
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

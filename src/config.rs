@@ -1,0 +1,473 @@
+//! Configuration: built-in defaults, then a TOML file, then environment variables.
+//!
+//! Every setting has a default (the same ones `config/default.toml` spells out), so tokenmint runs
+//! with no file at all. An unknown key, a malformed duration or URL, or settings that contradict
+//! each other are refused at start with a message naming the setting.
+
+pub mod duration;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::oauth::scope::is_scope_token;
+use crate::signing::Algorithm;
+
+/// Where `--config` points when it is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
+
+/// Environment variables that override one setting each without the `SECTION__KEY` form.
+const SHORT_ENV: [(&str, &str); 3] = [
+    ("TOKENMINT_DATABASE_URL", "database.url"),
+    ("TOKENMINT_BIND", "server.bind"),
+    ("TOKENMINT_ISSUER", "server.issuer"),
+];
+
+/// Environment variables tokenmint reads that are not settings of this file.
+const OTHER_ENV: [&str; 2] = ["TOKENMINT_MASTER_KEY", "TOKENMINT_TEST_DATABASE_URL"];
+
+/// The whole configuration, one field per TOML section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub token: TokenConfig,
+    pub keys: KeysConfig,
+    pub signing: SigningConfig,
+    pub rate_limit: RateLimitConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[server]`: where to listen and who we are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// The `iss` claim and the base of every URL in the discovery document (RFC 8414 §2).
+    pub issuer: String,
+}
+
+/// `[database]`: the store, chosen by the URL scheme.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (created if missing) or `postgres://user@host/db`.
+    pub url: String,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before the request fails with 503.
+    #[serde(with = "duration")]
+    pub acquire_timeout: Duration,
+}
+
+/// `[token]`: what the access tokens say.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    #[serde(with = "duration")]
+    pub ttl: Duration,
+    /// The `aud` of a token when the request names none.
+    pub audience: String,
+    /// Further audiences a client may ask for with `resource` (RFC 8707) or `audience`.
+    pub audiences: Vec<String>,
+}
+
+/// `[keys]`: API keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Client IDs read `{prefix}_live_…`, secrets `{prefix}_secret_…`.
+    pub prefix: String,
+    /// The scope catalog: every scope a key may hold.
+    pub scopes: Vec<String>,
+}
+
+/// `[signing]`: signing keys and their rotation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    pub algorithm: Algorithm,
+    /// Automatic rotation period; zero turns it off.
+    #[serde(with = "duration")]
+    pub rotation_interval: Duration,
+    /// How long a new key is published in the JWKS before it signs.
+    #[serde(with = "duration")]
+    pub publish_ahead: Duration,
+    /// `Cache-Control: max-age` of the JWKS; never above `publish_ahead`.
+    #[serde(with = "duration")]
+    pub jwks_max_age: Duration,
+    /// How soon a server sees signing-key changes made elsewhere.
+    #[serde(with = "duration")]
+    pub refresh: Duration,
+    /// The master key's file, used when `TOKENMINT_MASTER_KEY` is not set.
+    pub master_key_file: PathBuf,
+}
+
+/// `[rate_limit]`: limits on the token endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub token_requests_per_second: u32,
+    pub failed_auth_per_minute: u32,
+    pub trusted_proxies: Vec<String>,
+}
+
+/// `[log]`: how log lines look.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `tokenmint=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// Empty: `/metrics` on the main listener.
+    pub bind: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/tokenmint.db".into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(24 * 3600),
+            audience: "https://api.example.com".into(),
+            audiences: Vec::new(),
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        let scopes = [
+            "monitors:read",
+            "monitors:write",
+            "logs:read",
+            "settings:read",
+            "settings:write",
+        ];
+        Self {
+            prefix: "dh".into(),
+            scopes: scopes.map(String::from).to_vec(),
+        }
+    }
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Es256,
+            rotation_interval: Duration::from_secs(30 * 24 * 3600),
+            publish_ahead: Duration::from_secs(3600),
+            jwks_max_age: Duration::from_secs(300),
+            refresh: Duration::from_secs(5),
+            master_key_file: PathBuf::from("keys/master.key"),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token_requests_per_second: 20,
+            failed_auth_per_minute: 10,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: String::new(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the setting at fault named in the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn setting(name: &str, problem: impl std::fmt::Display) -> Self {
+        Self(format!("invalid setting `{name}`: {problem}"))
+    }
+}
+
+/// A loaded configuration and the environment variables that looked like settings but were not.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// `TOKENMINT_*` variables that match no setting (likely misspelled).
+    pub ignored_env: Vec<String>,
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file, then the environment, and validates the result.
+    ///
+    /// `path` is the file named by `--config`; it must exist. Without it the default path is read
+    /// when present, and the built-in defaults alone are used when it is not.
+    pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(path, &vars)
+    }
+
+    /// [`Config::load`] with the environment passed in, for tests.
+    pub fn load_from(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_PATH));
+            }
+            None => {}
+        }
+        let (env, ignored_env) = environment(vars);
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            ignored_env,
+        })
+    }
+
+    /// Parses a TOML document on top of the defaults, with no environment; for tests and checks.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: URLs, names, and settings that must agree.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_issuer(&self.server.issuer)?;
+        validate_database(&self.database)?;
+        self.token.validate()?;
+        self.keys.validate()?;
+        self.signing.validate()?;
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash, to which endpoint paths are appended.
+    pub fn issuer_base(&self) -> &str {
+        self.server.issuer.trim_end_matches('/')
+    }
+}
+
+/// Builds the environment provider from the process's variables, and lists the `TOKENMINT_*`
+/// variables that match no setting (they would otherwise be silently ignored).
+fn environment(vars: &[(String, String)]) -> (Figment, Vec<String>) {
+    let mut figment = Figment::new();
+    let mut ignored = Vec::new();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("TOKENMINT_") else {
+            continue;
+        };
+        let key = match SHORT_ENV.iter().find(|(short, _)| short == name) {
+            Some((_, key)) => (*key).to_string(),
+            None if rest.contains("__") => rest.to_ascii_lowercase().replace("__", "."),
+            None => {
+                if !OTHER_ENV.contains(&name.as_str()) {
+                    ignored.push(name.clone());
+                }
+                continue;
+            }
+        };
+        // Parsed as figment's Env does: numbers, booleans and arrays typed, the rest a string.
+        let value: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
+        figment = figment.merge(Serialized::default(&key, value));
+    }
+    (figment, ignored)
+}
+
+/// Rewrites figment's error into one line naming the setting.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            if path.is_empty() {
+                format!("invalid configuration{source}: {}", e.kind)
+            } else {
+                format!("invalid setting `{path}`{source}: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// RFC 8414 §2: the issuer is an https URL (http allowed for local use) with no query or fragment.
+fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let name = "server.issuer";
+    let url = url::Url::parse(issuer).map_err(|e| ConfigError::setting(name, e))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::setting(name, "the scheme must be https (or http)"));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::setting(name, "the URL has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::setting(name, "an issuer has no query or fragment (RFC 8414 §2)"));
+    }
+    Ok(())
+}
+
+fn validate_database(db: &DatabaseConfig) -> Result<(), ConfigError> {
+    let scheme = db.url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+    if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        return Err(ConfigError::setting(
+            "database.url",
+            "expected sqlite://PATH or postgres://USER@HOST/DB",
+        ));
+    }
+    if db.max_connections == 0 {
+        return Err(ConfigError::setting("database.max_connections", "must be at least 1"));
+    }
+    if db.acquire_timeout.is_zero() {
+        return Err(ConfigError::setting("database.acquire_timeout", "must be above zero"));
+    }
+    Ok(())
+}
+
+impl TokenConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.ttl < Duration::from_secs(60) {
+            return Err(ConfigError::setting("token.ttl", "must be at least 1m"));
+        }
+        let audiences = std::iter::once(&self.audience).chain(&self.audiences);
+        for (i, audience) in audiences.enumerate() {
+            let name = if i == 0 { "token.audience" } else { "token.audiences" };
+            if audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError::setting(name, format!("{audience:?} is not an audience")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every audience a token may carry: the default first, then the extra ones.
+    pub fn allowed_audiences(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.audience.as_str()).chain(self.audiences.iter().map(String::as_str))
+    }
+}
+
+impl KeysConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let prefix_ok = (1..=16).contains(&self.prefix.len())
+            && self.prefix.starts_with(|c: char| c.is_ascii_lowercase())
+            && self.prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if !prefix_ok {
+            return Err(ConfigError::setting(
+                "keys.prefix",
+                "1 to 16 lowercase letters and digits, starting with a letter",
+            ));
+        }
+        if self.scopes.is_empty() {
+            return Err(ConfigError::setting("keys.scopes", "the catalog needs at least one scope"));
+        }
+        for (i, scope) in self.scopes.iter().enumerate() {
+            if !is_scope_token(scope) {
+                return Err(ConfigError::setting(
+                    "keys.scopes",
+                    format!("{scope:?} is not a scope token (RFC 6749 §3.3)"),
+                ));
+            }
+            if self.scopes[..i].contains(scope) {
+                return Err(ConfigError::setting("keys.scopes", format!("{scope:?} is listed twice")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SigningConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.jwks_max_age > self.publish_ahead {
+            return Err(ConfigError::setting(
+                "signing.jwks_max_age",
+                "must not exceed signing.publish_ahead, or resource servers could meet a key \
+                 before their cached JWKS has it",
+            ));
+        }
+        if self.refresh.is_zero() || self.refresh > Duration::from_secs(3600) {
+            return Err(ConfigError::setting("signing.refresh", "must be between 1s and 1h"));
+        }
+        if !self.rotation_interval.is_zero() && self.rotation_interval <= self.publish_ahead {
+            return Err(ConfigError::setting(
+                "signing.rotation_interval",
+                "must be longer than signing.publish_ahead (or 0 to turn rotation off)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

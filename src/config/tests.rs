@@ -1,0 +1,144 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn defaults_match_the_design() {
+    let config = Config::from_toml("").unwrap();
+    assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.token.ttl, Duration::from_secs(86_400));
+    assert_eq!(config.signing.algorithm, Algorithm::Es256);
+    assert_eq!(config.signing.rotation_interval, Duration::from_secs(30 * 86_400));
+    assert_eq!(config.keys.prefix, "dh");
+    assert_eq!(config.keys.scopes.len(), 5);
+}
+
+#[test]
+fn shipped_default_toml_equals_built_in_defaults() {
+    let shipped = include_str!("../../config/default.toml");
+    let from_file = serde_json::to_value(Config::from_toml(shipped).unwrap()).unwrap();
+    let built_in = serde_json::to_value(Config::default()).unwrap();
+    assert_eq!(from_file, built_in);
+}
+
+#[test]
+fn unknown_key_is_refused_by_name() {
+    let err = Config::from_toml("[token]\nttll = \"1h\"").unwrap_err().to_string();
+    assert!(err.contains("ttll"), "{err}");
+}
+
+#[test]
+fn unknown_section_is_refused_by_name() {
+    let err = Config::from_toml("[tokens]\nttl = \"1h\"").unwrap_err().to_string();
+    assert!(err.contains("tokens"), "{err}");
+}
+
+#[test]
+fn bad_duration_names_the_setting() {
+    let err = Config::from_toml("[token]\nttl = \"a day\"").unwrap_err().to_string();
+    assert!(err.contains("token.ttl"), "{err}");
+}
+
+#[test]
+fn duration_without_unit_is_refused() {
+    let err = Config::from_toml("[token]\nttl = 3600").unwrap_err().to_string();
+    assert!(err.contains("token.ttl") && err.contains("no unit"), "{err}");
+}
+
+#[test]
+fn zero_turns_rotation_off() {
+    let config = Config::from_toml("[signing]\nrotation_interval = \"0\"").unwrap();
+    assert!(config.signing.rotation_interval.is_zero());
+}
+
+#[test]
+fn bad_issuer_url_names_the_setting() {
+    for issuer in ["not a url", "ftp://x.example", "https://x.example/?a=b", "https://x.example/#f"] {
+        let text = format!("[server]\nissuer = {issuer:?}");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("server.issuer"), "{issuer}: {err}");
+    }
+}
+
+#[test]
+fn bad_database_url_names_the_setting() {
+    let err = Config::from_toml("[database]\nurl = \"mysql://x\"").unwrap_err().to_string();
+    assert!(err.contains("database.url"), "{err}");
+}
+
+#[test]
+fn bad_bind_address_names_the_setting() {
+    let err = Config::from_toml("[server]\nbind = \"localhost\"").unwrap_err().to_string();
+    assert!(err.contains("server.bind"), "{err}");
+}
+
+#[test]
+fn jwks_max_age_may_not_exceed_publish_ahead() {
+    let text = "[signing]\npublish_ahead = \"1m\"\njwks_max_age = \"5m\"";
+    let err = Config::from_toml(text).unwrap_err().to_string();
+    assert!(err.contains("signing.jwks_max_age"), "{err}");
+}
+
+#[test]
+fn scope_catalog_is_checked() {
+    let err = Config::from_toml("[keys]\nscopes = [\"a b\"]").unwrap_err().to_string();
+    assert!(err.contains("keys.scopes"), "{err}");
+    let err = Config::from_toml("[keys]\nscopes = [\"a\", \"a\"]").unwrap_err().to_string();
+    assert!(err.contains("twice"), "{err}");
+}
+
+#[test]
+fn unknown_algorithm_names_the_setting() {
+    let err = Config::from_toml("[signing]\nalgorithm = \"HS256\"").unwrap_err().to_string();
+    assert!(err.contains("signing.algorithm"), "{err}");
+}
+
+#[test]
+fn environment_overrides_file() {
+    let file = write_config("[server]\nbind = \"127.0.0.1:9000\"\n[token]\nttl = \"2h\"");
+    let vars = env(&[
+        ("TOKENMINT_BIND", "127.0.0.1:9100"),
+        ("TOKENMINT_ISSUER", "https://auth.example.com"),
+        ("TOKENMINT_DATABASE_URL", "sqlite://elsewhere.db"),
+        ("TOKENMINT_TOKEN__TTL", "3h"),
+        ("TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND", "7"),
+        ("TOKENMINT_KEYS__SCOPES", "[\"a:read\", \"b:write\"]"),
+    ]);
+    let loaded = Config::load_from(Some(file.path()), &vars).unwrap();
+    let config = loaded.config;
+    assert_eq!(config.server.bind.to_string(), "127.0.0.1:9100");
+    assert_eq!(config.server.issuer, "https://auth.example.com");
+    assert_eq!(config.database.url, "sqlite://elsewhere.db");
+    assert_eq!(config.token.ttl, Duration::from_secs(3 * 3600));
+    assert_eq!(config.rate_limit.token_requests_per_second, 7);
+    assert_eq!(config.keys.scopes, ["a:read", "b:write"]);
+    assert!(loaded.ignored_env.is_empty());
+}
+
+#[test]
+fn misspelled_environment_variable_is_reported() {
+    let vars = env(&[("TOKENMINT_BINDD", "x"), ("TOKENMINT_MASTER_KEY", "y")]);
+    let loaded = Config::load_from(None, &vars).unwrap();
+    assert_eq!(loaded.ignored_env, ["TOKENMINT_BINDD"]);
+}
+
+#[test]
+fn unknown_section_key_in_environment_is_refused() {
+    let vars = env(&[("TOKENMINT_TOKEN__TTLL", "1h")]);
+    let err = Config::load_from(None, &vars).unwrap_err().to_string();
+    assert!(err.contains("ttll"), "{err}");
+}
+
+#[test]
+fn missing_explicit_config_file_is_an_error() {
+    let err = Config::load_from(Some(Path::new("/nonexistent/tokenmint.toml")), &[]).unwrap_err();
+    assert!(err.to_string().contains("does not exist"));
+}

@@ -1,0 +1,89 @@
+//! Error bodies. The token endpoint answers RFC 6749 §5.2 JSON; every other error anywhere
+//! (unknown route, wrong method, body too large, timeout) gets a JSON body of the same shape
+//! rather than axum's plain text.
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::oauth::OAuthError;
+
+/// RFC 6749 §5.2 status for each error: 401 for `invalid_client` (with the challenge §5.2 asks
+/// for), 503 with `Retry-After` when busy, 500 for our own failures, else 400.
+pub fn oauth_error(error: &OAuthError) -> Response {
+    let status = match error {
+        OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+        OAuthError::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = error_body(status, error.code(), error.description());
+    let headers = response.headers_mut();
+    match error {
+        OAuthError::InvalidClient(_) => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tokenmint\""));
+        }
+        OAuthError::TemporarilyUnavailable(_) => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}
+
+/// `{"error","error_description"}` with `Cache-Control: no-store` (RFC 6749 §5.1, §5.2).
+pub fn error_body(status: StatusCode, code: &str, description: &str) -> Response {
+    let mut response = (status, Json(json!({ "error": code, "error_description": description }))).into_response();
+    no_store(&mut response);
+    response
+}
+
+/// RFC 6749 §5.1: token responses, and errors, must not be cached.
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// The fallback for unknown routes.
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    let description = format!("no route for {method} {}", uri.path());
+    error_body(StatusCode::NOT_FOUND, "not_found", &description)
+}
+
+/// Gives any error response without a JSON body one; keeps its status and headers (`Allow`).
+pub async fn json_error_bodies(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let (code, description) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
+            ("invalid_request", format!("method not allowed here; allowed: {allowed}"))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "invalid_request",
+            format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),
+        ),
+        StatusCode::REQUEST_TIMEOUT => ("invalid_request", "the request took too long".to_string()),
+        StatusCode::SERVICE_UNAVAILABLE => ("temporarily_unavailable", "retry shortly".to_string()),
+        s if s.is_server_error() => ("server_error", "the server failed; it has been logged".to_string()),
+        s => ("invalid_request", s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+    };
+    let replacement = error_body(status, code, &description);
+    let (new_parts, body) = replacement.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &new_parts.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, Body::new(body))
+}

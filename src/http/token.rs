@@ -1,0 +1,72 @@
+//! `POST /api/oauth/token` (RFC 6749 §4.4): reads the body, hands it to the grant, and shapes
+//! the §5.1 response or §5.2 error.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::Utc;
+use serde::Serialize;
+
+use super::AppState;
+use super::errors::{error_body, no_store, oauth_error};
+use crate::oauth::OAuthError;
+use crate::oauth::request::TokenParams;
+
+/// RFC 6749 §5.1 successful response.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+}
+
+/// The token endpoint.
+pub async fn issue(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = match read_params(&headers, &body) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    let authorization: Vec<&[u8]> = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    match state.issuer.issue(&params, &authorization, Utc::now()).await {
+        Ok(token) => {
+            let body = TokenResponse {
+                access_token: &token.access_token,
+                token_type: "Bearer",
+                expires_in: token.expires_in,
+                scope: &token.scope,
+            };
+            let mut response = axum::Json(body).into_response();
+            no_store(&mut response);
+            response
+        }
+        Err(error) => oauth_error(&error),
+    }
+}
+
+/// Reads the parameters from a form (RFC 6749 §4.4.2) or JSON body. An empty body without a
+/// content type reads as an empty form, so the client learns which parameter is missing.
+fn read_params(headers: &HeaderMap, body: &[u8]) -> Result<TokenParams, Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let parsed = match content_type.as_deref() {
+        Some("application/x-www-form-urlencoded") => TokenParams::from_form(body),
+        Some("application/json") => TokenParams::from_json(body),
+        None if body.is_empty() => TokenParams::from_form(body),
+        _ => {
+            return Err(error_body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "send the parameters as application/x-www-form-urlencoded (or application/json)",
+            ));
+        }
+    };
+    parsed.map_err(|e: OAuthError| oauth_error(&e))
+}

@@ -1,0 +1,250 @@
+//! The client-credentials grant, top to bottom as RFC 6749 §4.4 and RFC 9068 ask.
+//!
+//! 1. `grant_type` is `client_credentials` (§4.4.2).
+//! 2. The client presented credentials by exactly one method (§2.3).
+//! 3. `scope` is well formed (§3.3); `resource` (RFC 8707 §2) or `audience` names an audience
+//!    this issuer serves.
+//! 4. The Client ID exists, is not expired, and the secret matches (§3.2.1).
+//! 5. The scope asked for is held by the key (§4.4.2 → §5.2 `invalid_scope`).
+//! 6. The token is signed: RFC 9068 claims, `exp` never past the key's own expiry.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::OAuthError;
+use super::client_auth;
+use super::credentials::ClientSecret;
+use super::request::TokenParams;
+use super::scope;
+use super::usage::UsageRecorder;
+use super::verifier::{SecretVerifier, VerifyError};
+use crate::config::Config;
+use crate::signing::keyring::KeyringHandle;
+use crate::store::{Store, StoreError, StoredCredential};
+
+/// The only grant tokenmint serves.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// A signed access token and what the response says about it (§5.1).
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub client_id: String,
+}
+
+/// RFC 9068 §2.2 claims, plus tokenmint's `team` and `env`.
+#[derive(Serialize)]
+struct AccessTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Audience<'a>,
+    exp: i64,
+    iat: i64,
+    jti: String,
+    client_id: &'a str,
+    scope: &'a str,
+    team: &'a str,
+    env: &'a str,
+}
+
+/// One audience is a string; several are an array (RFC 7519 §4.1.3).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(&'a str),
+    Many(Vec<&'a str>),
+}
+
+/// What the token endpoint needs, shared by every request.
+pub struct TokenIssuer {
+    store: Arc<dyn Store>,
+    verifier: SecretVerifier,
+    usage: UsageRecorder,
+    keyring: KeyringHandle,
+    issuer: String,
+    ttl_secs: i64,
+    default_audience: String,
+    audiences: HashSet<String>,
+}
+
+impl TokenIssuer {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        verifier: SecretVerifier,
+        usage: UsageRecorder,
+        keyring: KeyringHandle,
+    ) -> Self {
+        Self {
+            store,
+            verifier,
+            usage,
+            keyring,
+            issuer: config.server.issuer.clone(),
+            ttl_secs: i64::try_from(config.token.ttl.as_secs()).unwrap_or(i64::MAX),
+            default_audience: config.token.audience.clone(),
+            audiences: config.token.allowed_audiences().map(String::from).collect(),
+        }
+    }
+
+    /// Runs the checklist for one request. `authorization` holds every `Authorization` header.
+    pub async fn issue(
+        &self,
+        params: &TokenParams,
+        authorization: &[&[u8]],
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, OAuthError> {
+        check_grant_type(params.grant_type.as_deref())?;
+        let presented = client_auth::presented(authorization, params)?;
+        let requested_scope = match params.scope.as_deref() {
+            Some(text) => Some(scope::parse(text).map_err(|token| {
+                OAuthError::InvalidScope(format!("malformed scope {token:?}").into())
+            })?),
+            None => None,
+        };
+        let audience = self.audience(params)?;
+        let key = self.authenticate(&presented.client_id, &presented.client_secret, now).await?;
+        let granted = scope::narrow(requested_scope.as_deref(), &key.scopes).map_err(|missing| {
+            OAuthError::InvalidScope(format!("the key does not hold {}", missing.join(" ")).into())
+        })?;
+        let token = self.sign(&key, audience, &granted.join(" "), now)?;
+        self.usage.record(&key.client_id, now);
+        Ok(token)
+    }
+
+    /// The audiences asked for, each one served here; the default when none is named.
+    fn audience<'p>(&'p self, params: &'p TokenParams) -> Result<Audience<'p>, OAuthError> {
+        let named: Vec<&str> = match (&params.resource[..], &params.audience) {
+            ([_, ..], Some(_)) => {
+                return Err(OAuthError::invalid_request("send resource or audience, not both"));
+            }
+            ([], Some(audience)) => vec![audience.as_str()],
+            (resources, None) => resources.iter().map(String::as_str).collect(),
+        };
+        let mut unique: Vec<&str> = Vec::with_capacity(named.len());
+        for audience in named {
+            if !self.audiences.contains(audience) {
+                return Err(OAuthError::InvalidTarget(
+                    "the requested resource or audience is not served by this issuer".into(),
+                ));
+            }
+            if !unique.contains(&audience) {
+                unique.push(audience);
+            }
+        }
+        Ok(match unique.as_slice() {
+            [] => Audience::One(&self.default_audience),
+            [one] => Audience::One(one),
+            _ => Audience::Many(unique),
+        })
+    }
+
+    /// Finds the key and checks the secret; every failure looks the same to the client.
+    async fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredCredential, OAuthError> {
+        // A secret with a bad checksum is refused before any lookup or hash.
+        let secret = ClientSecret::parse(secret).ok_or_else(OAuthError::client_auth_failed)?;
+        if crate::oauth::credentials::ClientId::parse(client_id).is_none() {
+            return Err(OAuthError::client_auth_failed());
+        }
+        let key = self
+            .store
+            .credential(client_id)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(OAuthError::client_auth_failed)?;
+        if key.expires_at.is_some_and(|t| t <= now) {
+            return Err(OAuthError::client_auth_failed());
+        }
+        match self.verifier.verify(&key.client_id, &secret, &key.secret_hash).await {
+            Ok(true) => Ok(key),
+            Ok(false) => Err(OAuthError::client_auth_failed()),
+            Err(VerifyError::Busy) => Err(OAuthError::TemporarilyUnavailable(
+                "too many client authentications in progress; retry shortly".into(),
+            )),
+            Err(error) => {
+                tracing::error!(%error, "secret verification failed");
+                Err(OAuthError::ServerError)
+            }
+        }
+    }
+
+    /// Signs the access token with the current key.
+    fn sign(
+        &self,
+        key: &StoredCredential,
+        aud: Audience<'_>,
+        scope: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, OAuthError> {
+        let iat = now.timestamp();
+        let mut exp = iat.saturating_add(self.ttl_secs);
+        if let Some(key_expiry) = key.expires_at {
+            exp = exp.min(key_expiry.timestamp());
+        }
+        if exp <= iat {
+            return Err(OAuthError::client_auth_failed());
+        }
+        let claims = AccessTokenClaims {
+            iss: &self.issuer,
+            sub: &key.client_id,
+            aud,
+            exp,
+            iat,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            client_id: &key.client_id,
+            scope,
+            team: &key.team,
+            env: key.env.as_str(),
+        };
+        let keyring = self.keyring.get();
+        let Some(active) = keyring.current.as_ref() else {
+            return Err(OAuthError::TemporarilyUnavailable("no signing key is loaded yet".into()));
+        };
+        let json = serde_json::to_vec(&claims).map_err(|_| OAuthError::ServerError)?;
+        let access_token = active.sign_jwt(&json).map_err(|error| {
+            tracing::error!(%error, kid = %active.kid, "signing failed");
+            OAuthError::ServerError
+        })?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: exp - iat,
+            scope: scope.to_string(),
+            client_id: key.client_id.clone(),
+        })
+    }
+}
+
+/// §4.4.2: `grant_type` is required and must be `client_credentials`.
+fn check_grant_type(grant_type: Option<&str>) -> Result<(), OAuthError> {
+    match grant_type {
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+        Some(CLIENT_CREDENTIALS) => Ok(()),
+        Some(_) => Err(OAuthError::UnsupportedGrantType(
+            "only grant_type=client_credentials is supported".into(),
+        )),
+    }
+}
+
+/// A database failure on the token path: unavailable is worth a retry, anything else is ours.
+fn store_failure(error: StoreError) -> OAuthError {
+    match error {
+        StoreError::Unavailable(_) => {
+            tracing::warn!(%error, "database unavailable on the token path");
+            OAuthError::TemporarilyUnavailable("the issuer's database is unavailable; retry shortly".into())
+        }
+        other => {
+            tracing::error!(error = %other, "database error on the token path");
+            OAuthError::ServerError
+        }
+    }
+}

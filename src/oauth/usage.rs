@@ -1,0 +1,102 @@
+//! `last_used_at`, recorded off the request path.
+//!
+//! A token request only notes the time in memory, and only when the key's last noted time is a
+//! minute old or more; a background task writes the noted times in one batch every few seconds.
+//! Token traffic therefore never becomes one write per request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::store::Store;
+
+/// A key's `last_used_at` is written at most this often.
+pub const RESOLUTION: Duration = Duration::from_secs(60);
+/// How often noted times are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Noted {
+    /// The last time written (or queued) per key.
+    written: HashMap<String, DateTime<Utc>>,
+    /// Times waiting for the next flush.
+    pending: HashMap<String, DateTime<Utc>>,
+}
+
+/// Notes key use in memory and flushes it in batches.
+#[derive(Default, Clone)]
+pub struct UsageRecorder {
+    // A std Mutex: it is held for a hash-map operation only, never across an await.
+    noted: Arc<Mutex<Noted>>,
+}
+
+impl UsageRecorder {
+    /// Notes that `client_id` got a token at `now`.
+    pub fn record(&self, client_id: &str, now: DateTime<Utc>) {
+        let Ok(mut noted) = self.noted.lock() else { return };
+        let resolution = chrono::Duration::from_std(RESOLUTION).unwrap_or_default();
+        if noted.written.get(client_id).is_some_and(|t| now - *t < resolution) {
+            return;
+        }
+        noted.written.insert(client_id.to_string(), now);
+        noted.pending.insert(client_id.to_string(), now);
+    }
+
+    /// Takes the times waiting to be written.
+    pub fn take_pending(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.noted
+            .lock()
+            .map(|mut noted| noted.pending.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes pending times now; on failure they are put back for the next flush.
+    pub async fn flush(&self, store: &dyn Store) {
+        let batch = self.take_pending();
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(error) = store.record_last_used(&batch).await {
+            tracing::warn!(%error, keys = batch.len(), "last_used_at not written; will retry");
+            if let Ok(mut noted) = self.noted.lock() {
+                for (id, at) in batch {
+                    noted.pending.entry(id).or_insert(at);
+                }
+            }
+        }
+    }
+
+    /// Flushes every [`FLUSH_EVERY`] until `shutdown` changes, then once more.
+    pub async fn run(self, store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.flush(store.as_ref()).await,
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.flush(store.as_ref()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_noted_at_most_once_a_minute() {
+        let usage = UsageRecorder::default();
+        let t0 = Utc::now();
+        usage.record("a", t0);
+        usage.record("a", t0 + chrono::Duration::seconds(30));
+        assert_eq!(usage.take_pending(), [("a".to_string(), t0)]);
+        usage.record("a", t0 + chrono::Duration::seconds(59));
+        assert!(usage.take_pending().is_empty());
+        let t1 = t0 + chrono::Duration::seconds(60);
+        usage.record("a", t1);
+        assert_eq!(usage.take_pending(), [("a".to_string(), t1)]);
+    }
+}

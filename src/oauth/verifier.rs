@@ -1,0 +1,188 @@
+//! Client secrets at rest and at the door.
+//!
+//! Secrets are stored as argon2id PHC strings with OWASP's parameters (m = 19 MiB, t = 2, p = 1).
+//! Verifying one costs tens of milliseconds of CPU and 19 MiB of memory, so it runs on the
+//! blocking pool behind a semaphore sized to the cores: a flood of wrong secrets queues there
+//! (for a bounded time, then `temporarily_unavailable`) instead of exhausting memory.
+//!
+//! A client that proved its secret recently is not hashed again: the cache maps its Client ID
+//! to an HMAC, under a per-process random key, of the stored hash and the secret it presented.
+//! The secret itself is never kept. A wrong secret never evicts the entry, so a flood of wrong
+//! secrets for a client does not slow the client down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, Params, Version};
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+use super::credentials::ClientSecret;
+
+/// OWASP's argon2id parameters: 19 MiB, 2 passes, 1 lane.
+const ARGON2_MEMORY_KIB: u32 = 19_456;
+const ARGON2_PASSES: u32 = 2;
+const ARGON2_LANES: u32 = 1;
+
+/// How many verified credentials the cache holds at most.
+const CACHE_CAPACITY: u64 = 100_000;
+/// How long a verified credential is trusted without hashing again.
+const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Why a secret could not be checked (as opposed to being wrong).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Every hashing slot stayed busy for the whole wait.
+    #[error("too many client authentications in progress")]
+    Busy,
+    #[error("the hashing worker failed: {0}")]
+    Worker(String),
+}
+
+/// The argon2id instance with tokenmint's parameters.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
+        .unwrap_or_default();
+    Argon2::new(argon2::Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a new secret into a PHC string. CPU-heavy: call it off the async runtime.
+pub fn hash_secret(secret: &ClientSecret) -> Result<String, VerifyError> {
+    let mut salt = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| VerifyError::Worker("the system random generator failed".into()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| VerifyError::Worker(e.to_string()))?;
+    let hash = argon2()
+        .hash_password(secret.expose().as_bytes(), &salt)
+        .map_err(|e| VerifyError::Worker(e.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// Checks a secret against a PHC string (parameters come from the string). Constant-time.
+fn matches_hash(phc: &str, secret: &ClientSecret) -> bool {
+    PasswordHash::new(phc)
+        .map(|hash| argon2().verify_password(secret.expose().as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}
+
+/// Verifies presented secrets against stored hashes, with a bounded pool and a cache.
+pub struct SecretVerifier {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+    cache: moka::sync::Cache<String, [u8; 32]>,
+    cache_key: hmac::Key,
+}
+
+impl SecretVerifier {
+    /// `slots` hashes run at once; a request waits at most `wait` for one.
+    pub fn new(slots: usize, wait: Duration) -> Result<Self, VerifyError> {
+        let cache_key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
+            .map_err(|_| VerifyError::Worker("the system random generator failed".into()))?;
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(slots.max(1))),
+            wait,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            cache_key,
+        })
+    }
+
+    /// Whether `secret` is the one hashed in `phc` for `client_id`.
+    pub async fn verify(&self, client_id: &str, secret: &ClientSecret, phc: &str) -> Result<bool, VerifyError> {
+        let digest = self.digest(client_id, phc, secret);
+        if let Some(cached) = self.cache.get(client_id)
+            && bool::from(cached.ct_eq(&digest))
+        {
+            return Ok(true);
+        }
+        let permit = tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|_| VerifyError::Busy)?
+            .map_err(|_| VerifyError::Busy)?;
+        let (phc_owned, secret_owned) = (phc.to_string(), secret.clone());
+        let valid = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            matches_hash(&phc_owned, &secret_owned)
+        })
+        .await
+        .map_err(|e| VerifyError::Worker(e.to_string()))?;
+        if valid {
+            self.cache.insert(client_id.to_string(), digest);
+        }
+        Ok(valid)
+    }
+
+    /// HMAC of the Client ID, the stored hash and the secret: a re-created key or a changed
+    /// hash can never match an old entry.
+    fn digest(&self, client_id: &str, phc: &str, secret: &ClientSecret) -> [u8; 32] {
+        let mut context = hmac::Context::with_key(&self.cache_key);
+        for part in [client_id, phc, secret.expose()] {
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(context.sign().as_ref());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier() -> SecretVerifier {
+        SecretVerifier::new(2, Duration::from_secs(5)).unwrap()
+    }
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters() {
+        let secret = ClientSecret::generate("dh").unwrap();
+        let phc = hash_secret(&secret).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(!phc.contains(secret.expose()));
+    }
+
+    #[tokio::test]
+    async fn right_secret_verifies_and_wrong_one_does_not() {
+        let secret = ClientSecret::generate("dh").unwrap();
+        let other = ClientSecret::generate("dh").unwrap();
+        let phc = hash_secret(&secret).unwrap();
+        let v = verifier();
+        assert!(v.verify("id", &secret, &phc).await.unwrap());
+        assert!(!v.verify("id", &other, &phc).await.unwrap());
+        // Cached now; the cache still refuses the wrong secret.
+        assert!(v.verify("id", &secret, &phc).await.unwrap());
+        assert!(!v.verify("id", &other, &phc).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_cached_credential_does_not_match_a_different_stored_hash() {
+        let secret = ClientSecret::generate("dh").unwrap();
+        let phc = hash_secret(&secret).unwrap();
+        let v = verifier();
+        assert!(v.verify("id", &secret, &phc).await.unwrap());
+        let other_phc = hash_secret(&ClientSecret::generate("dh").unwrap()).unwrap();
+        assert!(!v.verify("id", &secret, &other_phc).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_answers_busy_after_the_wait() {
+        let v = SecretVerifier::new(1, Duration::from_millis(50)).unwrap();
+        let _held = Arc::clone(&v.permits).acquire_owned().await.unwrap();
+        let secret = ClientSecret::generate("dh").unwrap();
+        let err = v.verify("id", &secret, "$argon2id$x").await.unwrap_err();
+        assert!(matches!(err, VerifyError::Busy));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_hash_never_verifies() {
+        let secret = ClientSecret::generate("dh").unwrap();
+        assert!(!verifier().verify("id", &secret, "not a phc").await.unwrap());
+    }
+}

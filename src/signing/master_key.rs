@@ -1,0 +1,236 @@
+//! The master key, and AES-256-GCM sealing of private signing keys under it.
+//!
+//! The key comes from `TOKENMINT_MASTER_KEY` (base64 of 32 bytes) or else from the key file
+//! (the same base64 text). On first start with neither, the file is created with mode 0600 —
+//! but only when the database holds no sealed key yet: a new master key could open none of them,
+//! so a missing file beside existing keys is an error, never a silent replacement.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+use super::SigningError;
+
+/// The environment variable holding the master key.
+pub const MASTER_KEY_ENV: &str = "TOKENMINT_MASTER_KEY";
+
+/// A 32-byte AES-256-GCM key. It never prints.
+pub struct MasterKey {
+    key: LessSafeKey,
+    bytes: Zeroizing<[u8; 32]>,
+}
+
+/// Where the master key came from, for the start-up log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    Environment,
+    File,
+    CreatedFile,
+}
+
+impl MasterKey {
+    /// A key from its 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        let bytes = Zeroizing::new(bytes);
+        let key = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, bytes.as_ref()).unwrap_or_else(|_| unreachable!()),
+        );
+        Self { key, bytes }
+    }
+
+    /// A new random key.
+    pub fn generate() -> Result<Self, SigningError> {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| SigningError::MasterKey("the system random generator failed".into()))?;
+        Ok(Self::from_bytes(bytes))
+    }
+
+    /// Reads base64 text of exactly 32 bytes.
+    pub fn from_base64(text: &str, origin: &str) -> Result<Self, SigningError> {
+        let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| {
+            SigningError::MasterKey(format!("{origin} is not base64 (expected 32 bytes in base64)"))
+        })?);
+        let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            SigningError::MasterKey(format!(
+                "{origin} holds {} bytes; a master key is 32 bytes in base64",
+                bytes.len()
+            ))
+        })?;
+        Ok(Self::from_bytes(bytes))
+    }
+
+    /// The key as base64 text, for the key file or the environment.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(self.bytes.as_ref()))
+    }
+
+    /// Loads the master key from the environment or `file`; creates the file when both are
+    /// missing and `may_create` (the store holds no sealed key).
+    pub fn load(
+        env_value: Option<&str>,
+        file: &Path,
+        may_create: bool,
+    ) -> Result<(Self, MasterKeySource), SigningError> {
+        if let Some(value) = env_value {
+            return Ok((Self::from_base64(value, MASTER_KEY_ENV)?, MasterKeySource::Environment));
+        }
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                let key = Self::from_base64(&text, &file.display().to_string())?;
+                Ok((key, MasterKeySource::File))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
+                let key = Self::generate()?;
+                key.write_new_file(file)?;
+                Ok((key, MasterKeySource::CreatedFile))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SigningError::MasterKey(format!(
+                "the master key file {} is missing, but the database holds signing keys sealed \
+                 under a master key: restore the file or set {MASTER_KEY_ENV}",
+                file.display()
+            ))),
+            Err(e) => Err(SigningError::MasterKey(format!("cannot read {}: {e}", file.display()))),
+        }
+    }
+
+    /// Writes the key to a file that must not exist yet, readable by its owner only.
+    pub fn write_new_file(&self, file: &Path) -> Result<(), SigningError> {
+        let failed = |e: std::io::Error| {
+            SigningError::MasterKey(format!("cannot create {}: {e}", file.display()))
+        };
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut out = options.open(file).map_err(failed)?;
+        out.write_all(format!("{}\n", self.to_base64().as_str()).as_bytes())
+            .and_then(|()| out.sync_all())
+            .map_err(failed)
+    }
+
+    /// Seals `plaintext` for the signing key `kid`: a random 96-bit nonce ‖ ciphertext ‖ tag.
+    /// The kid is the associated data, so a sealed key cannot be moved to another row.
+    pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, SigningError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| SigningError::MasterKey("the system random generator failed".into()))?;
+        let mut sealed = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid), &mut sealed)
+            .map_err(|_| SigningError::MasterKey("sealing failed".into()))?;
+        sealed.splice(0..0, nonce);
+        Ok(sealed)
+    }
+
+    /// Opens what [`MasterKey::seal`] made for `kid`; fails if the key, kid or bytes differ.
+    pub fn open(&self, kid: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SigningError> {
+        let wrong = || SigningError::WrongMasterKey { kid: kid.to_string() };
+        if sealed.len() < NONCE_LEN {
+            return Err(wrong());
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let mut buffer = Zeroizing::new(ciphertext.to_vec());
+        let plaintext = self
+            .key
+            .open_in_place(nonce, Aad::from(kid), &mut buffer)
+            .map_err(|_| wrong())?;
+        Ok(Zeroizing::new(plaintext.to_vec()))
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_key_opens_with_the_same_master_key_and_kid_only() {
+        let master = MasterKey::generate().unwrap();
+        let sealed = master.seal("kid-1", b"private").unwrap();
+        assert!(!sealed.windows(7).any(|w| w == b"private"));
+        assert_eq!(master.open("kid-1", &sealed).unwrap().as_slice(), b"private");
+        assert!(master.open("kid-2", &sealed).is_err());
+        let other = MasterKey::generate().unwrap();
+        assert!(matches!(other.open("kid-1", &sealed), Err(SigningError::WrongMasterKey { .. })));
+    }
+
+    #[test]
+    fn tampered_ciphertext_does_not_open() {
+        let master = MasterKey::generate().unwrap();
+        let mut sealed = master.seal("k", b"private").unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(master.open("k", &sealed).is_err());
+        assert!(master.open("k", &sealed[..5]).is_err());
+    }
+
+    #[test]
+    fn base64_round_trip_and_bad_lengths() {
+        let master = MasterKey::generate().unwrap();
+        let again = MasterKey::from_base64(&master.to_base64(), "test").unwrap();
+        let sealed = master.seal("k", b"x").unwrap();
+        assert!(again.open("k", &sealed).is_ok());
+        let err = MasterKey::from_base64(&STANDARD.encode([0u8; 16]), "TOKENMINT_MASTER_KEY");
+        assert!(err.unwrap_err().to_string().contains("16 bytes"));
+        assert!(MasterKey::from_base64("not base64!", "x").is_err());
+    }
+
+    #[test]
+    fn first_load_creates_an_owner_only_file_and_later_loads_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/master.key");
+        let (created, source) = MasterKey::load(None, &path, true).unwrap();
+        assert_eq!(source, MasterKeySource::CreatedFile);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (loaded, source) = MasterKey::load(None, &path, false).unwrap();
+        assert_eq!(source, MasterKeySource::File);
+        assert_eq!(created.to_base64(), loaded.to_base64());
+    }
+
+    #[test]
+    fn missing_file_beside_sealed_keys_is_an_error_not_a_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let err = MasterKey::load(None, &path, false).unwrap_err().to_string();
+        assert!(err.contains("missing"), "{err}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let master = MasterKey::generate().unwrap();
+        let (key, source) =
+            MasterKey::load(Some(&master.to_base64()), Path::new("/nonexistent"), false).unwrap();
+        assert_eq!(source, MasterKeySource::Environment);
+        assert_eq!(key.to_base64(), master.to_base64());
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let master = MasterKey::generate().unwrap();
+        assert!(!format!("{master:?}").contains(master.to_base64().as_str()));
+    }
+}

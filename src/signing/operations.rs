@@ -1,0 +1,248 @@
+//! Signing-key operations as transactions on the store: maintain, rotate, revoke, list, and the
+//! loop that keeps a server's keyring in step with the database.
+//!
+//! Each operation reads the keys, plans with [`lifecycle`], generates any new key, and applies
+//! the plan with a compare-and-swap on the signing epoch. If another writer (a CLI, another
+//! node) got there first, it reads again and re-plans, so two rotations started at the same
+//! moment produce one new key.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::keypair;
+use super::keyring::{Keyring, KeyringHandle};
+use super::lifecycle::{self, KeyState, LifecycleError, Policy, Step};
+use super::master_key::MasterKey;
+use super::{Algorithm, SigningError};
+use crate::config::Config;
+use crate::store::{SigningKeyChange, SigningKeySet, Store, StoredSigningKey};
+
+/// How many times an operation re-plans after losing a race before giving up.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What signing-key operations need.
+#[derive(Clone)]
+pub struct SigningKeys {
+    pub store: Arc<dyn Store>,
+    pub master: Arc<MasterKey>,
+    pub policy: Policy,
+    /// The algorithm of keys created from now on.
+    pub algorithm: Algorithm,
+}
+
+/// A signing key as `signing-keys list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub removed_after: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A failed operation: a refusal the caller should show, or an internal failure.
+#[derive(Debug, thiserror::Error)]
+pub enum OperationError {
+    #[error(transparent)]
+    Refused(#[from] LifecycleError),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    #[error("the signing keys kept changing under this operation; try again")]
+    Contended,
+}
+
+impl From<crate::store::StoreError> for OperationError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Signing(error.into())
+    }
+}
+
+impl Policy {
+    /// The lifecycle settings of a configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            ttl: config.token.ttl,
+            publish_ahead: config.signing.publish_ahead,
+            rotation_interval: config.signing.rotation_interval,
+        }
+    }
+}
+
+impl SigningKeys {
+    /// Applies what the lifecycle says is due now (first key, scheduled rotation, clean-up).
+    /// Returns the steps taken.
+    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<Vec<Step>, OperationError> {
+        let policy = self.policy;
+        self.transact(now, |keys| Ok(lifecycle::plan_maintenance(keys, now, &policy)))
+            .await
+    }
+
+    /// Rotates: staged, or at once with `immediate`. Returns the steps taken (none when a
+    /// staged rotation is already pending).
+    pub async fn rotate(&self, now: DateTime<Utc>, immediate: bool) -> Result<Vec<Step>, OperationError> {
+        let policy = self.policy;
+        self.transact(now, |keys| Ok(lifecycle::plan_rotation(keys, now, &policy, immediate)))
+            .await
+    }
+
+    /// Revokes `kid`; a new key takes over in the same transaction if it was current.
+    pub async fn revoke(&self, kid: &str, now: DateTime<Utc>) -> Result<Vec<Step>, OperationError> {
+        let policy = self.policy;
+        self.transact(now, |keys| lifecycle::plan_revoke(keys, kid, now, &policy))
+            .await
+    }
+
+    /// Every stored key with its state at `now`.
+    pub async fn list(&self, now: DateTime<Utc>) -> Result<Vec<SigningKeyInfo>, OperationError> {
+        let set = self.store.signing_keys().await?;
+        Ok(describe(&set.keys, now, &self.policy))
+    }
+
+    /// Checks that the master key opens every sealed key, so a wrong master key is reported at
+    /// start, not at the first rotation.
+    pub fn check_master_key(&self, set: &SigningKeySet) -> Result<(), SigningError> {
+        for key in &set.keys {
+            if let Some(sealed) = &key.sealed_private {
+                self.master.open(&key.kid, sealed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads, plans, creates keys and applies, re-planning when another writer wins the race.
+    async fn transact(
+        &self,
+        now: DateTime<Utc>,
+        plan: impl Fn(&[StoredSigningKey]) -> Result<Vec<Step>, LifecycleError>,
+    ) -> Result<Vec<Step>, OperationError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let set = self.store.signing_keys().await?;
+            let steps = plan(&set.keys)?;
+            if steps.is_empty() {
+                return Ok(steps);
+            }
+            let mut changes = Vec::with_capacity(steps.len());
+            for step in &steps {
+                changes.push(self.change_for(step, now).await?);
+            }
+            if self.store.apply_signing_changes(set.epoch, &changes).await? {
+                log_steps(&steps, &changes);
+                return Ok(steps);
+            }
+        }
+        Err(OperationError::Contended)
+    }
+
+    async fn change_for(&self, step: &Step, now: DateTime<Utc>) -> Result<SigningKeyChange, SigningError> {
+        Ok(match step.clone() {
+            Step::Create { activates_at } => SigningKeyChange::Insert(self.create(now, activates_at).await?),
+            Step::Activate { kid, at } => SigningKeyChange::Activate { kid, at },
+            Step::Revoke { kid, at } => SigningKeyChange::Revoke { kid, at },
+            Step::ForgetPrivate { kid } => SigningKeyChange::ForgetPrivate { kid },
+            Step::Delete { kid } => SigningKeyChange::Delete { kid },
+        })
+    }
+
+    /// Generates and seals a key of the configured algorithm (RSA generation is slow: it runs
+    /// on the blocking pool).
+    async fn create(&self, now: DateTime<Utc>, activates_at: DateTime<Utc>) -> Result<StoredSigningKey, SigningError> {
+        let alg = self.algorithm;
+        let generated = tokio::task::spawn_blocking(move || keypair::generate(alg))
+            .await
+            .map_err(|e| SigningError::Generate(e.to_string()))??;
+        Ok(StoredSigningKey {
+            sealed_private: Some(self.master.seal(&generated.kid, &generated.pkcs8)?),
+            kid: generated.kid,
+            alg: alg.as_str().to_string(),
+            public_jwk: generated.public_jwk,
+            created_at: now,
+            activates_at,
+            revoked_at: None,
+        })
+    }
+
+    /// Loads the keyring for `now`, reusing the decoded key of `previous` when unchanged.
+    pub async fn load_keyring(&self, now: DateTime<Utc>, previous: Option<&Keyring>) -> Result<Keyring, SigningError> {
+        let set = self.store.signing_keys().await?;
+        Keyring::build(&set, &self.master, &self.policy, now, previous)
+    }
+
+    /// Keeps `handle` in step with the database until `shutdown` changes: every `refresh` it
+    /// polls the epoch (one tiny read), and when the keys changed or a lifecycle boundary passed
+    /// it runs maintenance and rebuilds the keyring. Errors are logged and retried next tick.
+    pub async fn follow(self, handle: KeyringHandle, refresh: std::time::Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(refresh);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(error) = self.refresh_once(&handle, Utc::now()).await {
+                tracing::warn!(%error, "signing keys not refreshed; keeping the keys loaded before");
+            }
+        }
+    }
+
+    /// One refresh: see [`SigningKeys::follow`].
+    pub async fn refresh_once(&self, handle: &KeyringHandle, now: DateTime<Utc>) -> Result<(), OperationError> {
+        let loaded = handle.get();
+        let epoch = self.store.signing_epoch().await?;
+        if !loaded.is_stale(epoch, now) {
+            return Ok(());
+        }
+        self.maintain(now).await?;
+        let keyring = self.load_keyring(now, Some(&loaded)).await?;
+        let (old_kid, new_kid) = (kid_of(&loaded), kid_of(&keyring));
+        if old_kid != new_kid {
+            tracing::info!(kid = new_kid.unwrap_or("none"), "now signing with this key");
+        }
+        handle.replace(keyring);
+        Ok(())
+    }
+}
+
+fn kid_of(keyring: &Keyring) -> Option<&str> {
+    keyring.current.as_ref().map(|k| k.kid.as_str())
+}
+
+/// Listing rows for stored keys at `now`.
+pub fn describe(keys: &[StoredSigningKey], now: DateTime<Utc>, policy: &Policy) -> Vec<SigningKeyInfo> {
+    lifecycle::classify(keys, now, policy)
+        .into_iter()
+        .map(|s| SigningKeyInfo {
+            kid: s.key.kid.clone(),
+            alg: s.key.alg.clone(),
+            state: s.state,
+            created_at: s.key.created_at,
+            activates_at: s.key.activates_at,
+            retired_at: s.retired_at,
+            removed_after: s.removed_after,
+            revoked_at: s.key.revoked_at,
+        })
+        .collect()
+}
+
+/// Key lifecycle events are worth an info line each.
+fn log_steps(steps: &[Step], changes: &[SigningKeyChange]) {
+    for (step, change) in steps.iter().zip(changes) {
+        match (step, change) {
+            (Step::Create { activates_at }, SigningKeyChange::Insert(key)) => {
+                tracing::info!(kid = %key.kid, alg = %key.alg, %activates_at, "signing key created")
+            }
+            (Step::Activate { kid, at }, _) => tracing::info!(%kid, %at, "signing key promoted"),
+            (Step::Revoke { kid, .. }, _) => tracing::warn!(%kid, "signing key revoked"),
+            (Step::ForgetPrivate { kid }, _) => {
+                tracing::info!(%kid, "retired signing key: private part destroyed")
+            }
+            (Step::Delete { kid }, _) => tracing::info!(%kid, "expired signing key removed"),
+            _ => {}
+        }
+    }
+}

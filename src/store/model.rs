@@ -1,0 +1,91 @@
+//! What the store holds, as plain values.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::oauth::credentials::KeyEnv;
+
+/// A team: owns API keys. The slug is immutable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Team {
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as listed: never the secret, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    pub client_id: String,
+    pub team: String,
+    pub label: String,
+    #[serde(skip)]
+    pub env: KeyEnv,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A new API key to store; the secret is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub client_id: String,
+    pub team: String,
+    pub label: String,
+    pub env: KeyEnv,
+    pub scopes: Vec<String>,
+    /// argon2id PHC string.
+    pub secret_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What the token endpoint needs to authenticate a client and shape its token.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    pub client_id: String,
+    pub team: String,
+    pub env: KeyEnv,
+    pub scopes: Vec<String>,
+    /// argon2id PHC string.
+    pub secret_hash: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A signing key as stored. Its state (next, current, retired, revoked) is not stored but
+/// derived from these times by [`crate::signing::lifecycle`].
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub alg: String,
+    /// The public JWK as JSON text, ready for the JWKS.
+    pub public_jwk: String,
+    /// The private key (PKCS#8) sealed under the master key; gone once the key can never sign
+    /// again (retired or revoked).
+    pub sealed_private: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+    /// When it starts signing (it is published in the JWKS from creation).
+    pub activates_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Every stored signing key, and the epoch that changes with each write to them.
+#[derive(Debug, Clone, Default)]
+pub struct SigningKeySet {
+    pub epoch: i64,
+    pub keys: Vec<StoredSigningKey>,
+}
+
+/// One change to the signing keys; a list of them is applied in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigningKeyChange {
+    Insert(StoredSigningKey),
+    /// Move a key's activation time (promote a `next` key now).
+    Activate { kid: String, at: DateTime<Utc> },
+    /// Revoke a key and destroy its private part.
+    Revoke { kid: String, at: DateTime<Utc> },
+    /// Destroy the private part of a key that will never sign again.
+    ForgetPrivate { kid: String },
+    Delete { kid: String },
+}

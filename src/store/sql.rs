@@ -1,0 +1,262 @@
+//! The SQL both backends run, written once.
+//!
+//! `impl_store!` expands to the [`Store`](super::Store) implementation for a backend type that
+//! has a `pool` field. It is a macro rather than a generic impl because sqlx's per-database
+//! trait bounds make a generic version far harder to read than the SQL it would hide. The SQL
+//! uses `$N` placeholders, which both SQLite and PostgreSQL accept.
+
+/// Row shape of `api_keys` as read for listings.
+#[derive(sqlx::FromRow)]
+pub(super) struct ApiKeyRow {
+    pub client_id: String,
+    pub team_slug: String,
+    pub label: String,
+    pub env: String,
+    pub scopes: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Row shape of `api_keys` as read by the token endpoint.
+#[derive(sqlx::FromRow)]
+pub(super) struct CredentialRow {
+    pub client_id: String,
+    pub team_slug: String,
+    pub env: String,
+    pub scopes: String,
+    pub secret_hash: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<ApiKeyRow> for super::ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            env: env_of(&row.env),
+            scopes: super::split_scopes(&row.scopes),
+            client_id: row.client_id,
+            team: row.team_slug,
+            label: row.label,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+        }
+    }
+}
+
+impl From<CredentialRow> for super::StoredCredential {
+    fn from(row: CredentialRow) -> Self {
+        Self {
+            env: env_of(&row.env),
+            scopes: super::split_scopes(&row.scopes),
+            client_id: row.client_id,
+            team: row.team_slug,
+            secret_hash: row.secret_hash,
+            expires_at: row.expires_at,
+        }
+    }
+}
+
+/// The `env` column holds `live` or `test` (a CHECK constraint says so).
+fn env_of(text: &str) -> crate::oauth::credentials::KeyEnv {
+    crate::oauth::credentials::KeyEnv::parse(text).unwrap_or(crate::oauth::credentials::KeyEnv::Live)
+}
+
+/// Maps a unique or foreign-key violation to the store's own error; other errors pass through.
+pub(super) fn constraint_error(error: sqlx::Error, what: &str, parent: &str) -> super::StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => {
+                return super::StoreError::Conflict(what.to_string());
+            }
+            sqlx::error::ErrorKind::ForeignKeyViolation => {
+                return super::StoreError::NotFound(parent.to_string());
+            }
+            _ => {}
+        }
+    }
+    error.into()
+}
+
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn insert_team(&self, team: &$crate::store::Team) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(&team.slug)
+                    .bind(&team.name)
+                    .bind(team.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql::constraint_error(e, &format!("team {}", team.slug), "team"))?;
+                Ok(())
+            }
+
+            async fn teams(&self) -> Result<Vec<$crate::store::Team>, $crate::store::StoreError> {
+                Ok(sqlx::query_as("SELECT slug, name, created_at FROM teams ORDER BY slug")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn team(&self, slug: &str) -> Result<Option<$crate::store::Team>, $crate::store::StoreError> {
+                Ok(sqlx::query_as("SELECT slug, name, created_at FROM teams WHERE slug = $1")
+                    .bind(slug)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_api_key(&self, key: &$crate::store::NewApiKey) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO api_keys (client_id, team_slug, label, env, scopes, secret_hash, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&key.client_id)
+                .bind(&key.team)
+                .bind(&key.label)
+                .bind(key.env.as_str())
+                .bind($crate::store::join_scopes(&key.scopes))
+                .bind(&key.secret_hash)
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| {
+                    $crate::store::sql::constraint_error(e, "client id", &format!("team {}", key.team))
+                })?;
+                Ok(())
+            }
+
+            async fn api_keys(&self, team: &str) -> Result<Vec<$crate::store::ApiKey>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql::ApiKeyRow> = sqlx::query_as(
+                    "SELECT client_id, team_slug, label, env, scopes, created_at, expires_at, \
+                     last_used_at FROM api_keys WHERE team_slug = $1 ORDER BY created_at, client_id",
+                )
+                .bind(team)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn credential(
+                &self,
+                client_id: &str,
+            ) -> Result<Option<$crate::store::StoredCredential>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sql::CredentialRow> = sqlx::query_as(
+                    "SELECT client_id, team_slug, env, scopes, secret_hash, expires_at \
+                     FROM api_keys WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn delete_api_key(&self, client_id: &str) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query("DELETE FROM api_keys WHERE client_id = $1")
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn record_last_used(
+                &self,
+                uses: &[(String, chrono::DateTime<chrono::Utc>)],
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for (client_id, at) in uses {
+                    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE client_id = $2")
+                        .bind(at)
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn signing_epoch(&self) -> Result<i64, $crate::store::StoreError> {
+                let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM signing_epoch WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(epoch)
+            }
+
+            async fn signing_keys(&self) -> Result<$crate::store::SigningKeySet, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM signing_epoch WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let keys = sqlx::query_as(
+                    "SELECT kid, alg, public_jwk, sealed_private, created_at, activates_at, \
+                     revoked_at FROM signing_keys ORDER BY activates_at, created_at, kid",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok($crate::store::SigningKeySet { epoch, keys })
+            }
+
+            async fn apply_signing_changes(
+                &self,
+                expected_epoch: i64,
+                changes: &[$crate::store::SigningKeyChange],
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::SigningKeyChange as Change;
+                let mut tx = self.pool.begin().await?;
+                // Compare-and-swap on the epoch: the UPDATE takes the row's write lock, so of two
+                // writers that read the same epoch exactly one matches and the other changes nothing.
+                let moved = sqlx::query("UPDATE signing_epoch SET epoch = epoch + 1 WHERE id = 1 AND epoch = $1")
+                    .bind(expected_epoch)
+                    .execute(&mut *tx)
+                    .await?;
+                if moved.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                for change in changes {
+                    let query = match change {
+                        Change::Insert(key) => sqlx::query(
+                            "INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private, \
+                             created_at, activates_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        )
+                        .bind(&key.kid)
+                        .bind(&key.alg)
+                        .bind(&key.public_jwk)
+                        .bind(&key.sealed_private)
+                        .bind(key.created_at)
+                        .bind(key.activates_at)
+                        .bind(key.revoked_at),
+                        Change::Activate { kid, at } => {
+                            sqlx::query("UPDATE signing_keys SET activates_at = $1 WHERE kid = $2")
+                                .bind(at)
+                                .bind(kid)
+                        }
+                        Change::Revoke { kid, at } => sqlx::query(
+                            "UPDATE signing_keys SET revoked_at = $1, sealed_private = NULL WHERE kid = $2",
+                        )
+                        .bind(at)
+                        .bind(kid),
+                        Change::ForgetPrivate { kid } => {
+                            sqlx::query("UPDATE signing_keys SET sealed_private = NULL WHERE kid = $1").bind(kid)
+                        }
+                        Change::Delete { kid } => {
+                            sqlx::query("DELETE FROM signing_keys WHERE kid = $1").bind(kid)
+                        }
+                    };
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;
