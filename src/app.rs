@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
-use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -64,8 +63,8 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let signing = open_signing(&config).await?;
         let store: Arc<dyn Store> = Arc::clone(&signing.store);
-        signing.maintain(Utc::now()).await.context("preparing signing keys")?;
-        let keyring = KeyringHandle::new(signing.load_keyring(Utc::now(), None).await?);
+        signing.maintain(store::now()).await.context("preparing signing keys")?;
+        let keyring = KeyringHandle::new(signing.load_keyring(store::now(), None).await?);
         let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         let usage = UsageRecorder::default();
         let issuer = TokenIssuer::new(

@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for name in &loaded.ignored_env {
         tracing::warn!(variable = %name, "ignored: no setting has this name (TOKENMINT_<SECTION>__<KEY>)");
     }
-    let now = Utc::now();
+    let now = store::now();
     match cli.command {
         Command::Serve => {
             let app = App::build(config).await?;

@@ -66,10 +66,10 @@ pub async fn json_error_bodies(response: Response) -> Response {
     let (mut parts, _) = response.into_parts();
     let (code, description) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
-            ("invalid_request", format!("method not allowed here; allowed: {allowed}"))
-        }
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "invalid_request",
+            "this method is not allowed here (the Allow header lists those that are)".to_string(),
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "invalid_request",
             format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),

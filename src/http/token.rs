@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use chrono::Utc;
 use serde::Serialize;
 
 use super::AppState;
@@ -33,7 +32,7 @@ pub async fn issue(State(state): State<AppState>, headers: HeaderMap, body: Byte
         .iter()
         .map(|v| v.as_bytes())
         .collect();
-    match state.issuer.issue(&params, &authorization, Utc::now()).await {
+    match state.issuer.issue(&params, &authorization, crate::store::now()).await {
         Ok(token) => {
             let body = TokenResponse {
                 access_token: &token.access_token,

@@ -184,7 +184,7 @@ impl SigningKeys {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(error) = self.refresh_once(&handle, Utc::now()).await {
+            if let Err(error) = self.refresh_once(&handle, crate::store::now()).await {
                 tracing::warn!(%error, "signing keys not refreshed; keeping the keys loaded before");
             }
         }

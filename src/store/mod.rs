@@ -98,6 +98,13 @@ pub async fn open(config: &DatabaseConfig) -> Result<Arc<dyn Store>, StoreError>
     }
 }
 
+/// The current time at the precision both backends keep (PostgreSQL: microseconds), so a time
+/// read back equals the time written.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 /// Scopes are stored space-separated, as in the `scope` claim.
 fn join_scopes(scopes: &[String]) -> String {
     scopes.join(" ")
