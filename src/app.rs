@@ -63,7 +63,10 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let signing = open_signing(&config).await?;
         let store: Arc<dyn Store> = Arc::clone(&signing.store);
-        signing.maintain(store::now()).await.context("preparing signing keys")?;
+        signing
+            .maintain(store::now())
+            .await
+            .context("preparing signing keys")?;
         let keyring = KeyringHandle::new(signing.load_keyring(store::now(), None).await?);
         let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         let usage = UsageRecorder::default();
@@ -86,10 +89,18 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
         if store.teams().await?.is_empty() {
-            tracing::info!("no teams yet. Next: `tokenmint teams create acme`, then \
-                `tokenmint keys create --team acme --label my-service` for a Client ID and secret");
+            tracing::info!(
+                "no teams yet. Next: `tokenmint teams create acme`, then \
+                `tokenmint keys create --team acme --label my-service` for a Client ID and secret"
+            );
         }
-        Ok(Self { listener, state, signing, usage, refresh: config.signing.refresh })
+        Ok(Self {
+            listener,
+            state,
+            signing,
+            usage,
+            refresh: config.signing.refresh,
+        })
     }
 
     /// The address the listener is bound to (port 0 resolved).
@@ -99,19 +110,29 @@ impl App {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish, stops the
     /// background tasks and writes the last `last_used_at` times.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let follow = tokio::spawn(self.signing.clone().follow(
             self.state.keyring.clone(),
             self.refresh,
             stopped.clone(),
         ));
-        let flush = tokio::spawn(self.usage.clone().run(Arc::clone(&self.state.store), stopped));
+        let flush = tokio::spawn(
+            self.usage
+                .clone()
+                .run(Arc::clone(&self.state.store), stopped),
+        );
         tracing::info!(addr = %self.local_addr()?, "tokenmint listening");
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         let _ = stop.send(true);
         let _ = tokio::join!(follow, flush);
         served.context("server failed")

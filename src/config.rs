@@ -263,7 +263,10 @@ impl Config {
     }
 
     /// [`Config::load`] with the environment passed in, for tests.
-    pub fn load_from(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    pub fn load_from(
+        path: Option<&Path>,
+        vars: &[(String, String)],
+    ) -> Result<Loaded, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match path {
             Some(path) if !path.is_file() => {
@@ -369,13 +372,19 @@ fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
     let name = "server.issuer";
     let url = url::Url::parse(issuer).map_err(|e| ConfigError::setting(name, e))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::setting(name, "the scheme must be https (or http)"));
+        return Err(ConfigError::setting(
+            name,
+            "the scheme must be https (or http)",
+        ));
     }
     if url.host_str().is_none() {
         return Err(ConfigError::setting(name, "the URL has no host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::setting(name, "an issuer has no query or fragment (RFC 8414 §2)"));
+        return Err(ConfigError::setting(
+            name,
+            "an issuer has no query or fragment (RFC 8414 §2)",
+        ));
     }
     Ok(())
 }
@@ -389,10 +398,16 @@ fn validate_database(db: &DatabaseConfig) -> Result<(), ConfigError> {
         ));
     }
     if db.max_connections == 0 {
-        return Err(ConfigError::setting("database.max_connections", "must be at least 1"));
+        return Err(ConfigError::setting(
+            "database.max_connections",
+            "must be at least 1",
+        ));
     }
     if db.acquire_timeout.is_zero() {
-        return Err(ConfigError::setting("database.acquire_timeout", "must be above zero"));
+        return Err(ConfigError::setting(
+            "database.acquire_timeout",
+            "must be above zero",
+        ));
     }
     Ok(())
 }
@@ -404,9 +419,20 @@ impl TokenConfig {
         }
         let audiences = std::iter::once(&self.audience).chain(&self.audiences);
         for (i, audience) in audiences.enumerate() {
-            let name = if i == 0 { "token.audience" } else { "token.audiences" };
-            if audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ConfigError::setting(name, format!("{audience:?} is not an audience")));
+            let name = if i == 0 {
+                "token.audience"
+            } else {
+                "token.audiences"
+            };
+            if audience.is_empty()
+                || audience
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(ConfigError::setting(
+                    name,
+                    format!("{audience:?} is not an audience"),
+                ));
             }
         }
         Ok(())
@@ -422,7 +448,10 @@ impl KeysConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let prefix_ok = (1..=16).contains(&self.prefix.len())
             && self.prefix.starts_with(|c: char| c.is_ascii_lowercase())
-            && self.prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            && self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !prefix_ok {
             return Err(ConfigError::setting(
                 "keys.prefix",
@@ -430,7 +459,10 @@ impl KeysConfig {
             ));
         }
         if self.scopes.is_empty() {
-            return Err(ConfigError::setting("keys.scopes", "the catalog needs at least one scope"));
+            return Err(ConfigError::setting(
+                "keys.scopes",
+                "the catalog needs at least one scope",
+            ));
         }
         for (i, scope) in self.scopes.iter().enumerate() {
             if !is_scope_token(scope) {
@@ -440,7 +472,10 @@ impl KeysConfig {
                 ));
             }
             if self.scopes[..i].contains(scope) {
-                return Err(ConfigError::setting("keys.scopes", format!("{scope:?} is listed twice")));
+                return Err(ConfigError::setting(
+                    "keys.scopes",
+                    format!("{scope:?} is listed twice"),
+                ));
             }
         }
         Ok(())
@@ -457,7 +492,10 @@ impl SigningConfig {
             ));
         }
         if self.refresh.is_zero() || self.refresh > Duration::from_secs(3600) {
-            return Err(ConfigError::setting("signing.refresh", "must be between 1s and 1h"));
+            return Err(ConfigError::setting(
+                "signing.refresh",
+                "must be between 1s and 1h",
+            ));
         }
         if !self.rotation_interval.is_zero() && self.rotation_interval <= self.publish_ahead {
             return Err(ConfigError::setting(

@@ -15,7 +15,10 @@
 //! - [`signing`]: signing keys: generation, sealing under the master key, the rotation lifecycle
 //!   and the in-memory keyring that signs tokens and serves the JWKS.
 //! - [`store`]: the storage interface and its SQLite and PostgreSQL backends.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod app;
 pub mod cli;

@@ -55,13 +55,17 @@ pub struct CreatedKey {
 /// `[a-z0-9-]{1,63}`: the team slug rule.
 pub fn is_valid_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A label or name: not blank, not too long, no control characters.
 fn check_text(what: &str, text: &str) -> Result<(), ManageError> {
     if text.trim().is_empty() {
-        return Err(ManageError::Invalid(format!("the {what} must not be empty")));
+        return Err(ManageError::Invalid(format!(
+            "the {what} must not be empty"
+        )));
     }
     if text.chars().count() > MAX_TEXT_LEN || text.chars().any(char::is_control) {
         return Err(ManageError::Invalid(format!(
@@ -72,13 +76,22 @@ fn check_text(what: &str, text: &str) -> Result<(), ManageError> {
 }
 
 /// Creates a team; its name defaults to the slug.
-pub async fn create_team(store: &dyn Store, slug: &str, name: Option<&str>, now: DateTime<Utc>) -> Result<Team, ManageError> {
+pub async fn create_team(
+    store: &dyn Store,
+    slug: &str,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Team, ManageError> {
     if !is_valid_slug(slug) {
         return Err(ManageError::InvalidSlug(slug.to_string()));
     }
     let name = name.unwrap_or(slug);
     check_text("team name", name)?;
-    let team = Team { slug: slug.to_string(), name: name.to_string(), created_at: now };
+    let team = Team {
+        slug: slug.to_string(),
+        name: name.to_string(),
+        created_at: now,
+    };
     match store.insert_team(&team).await {
         Err(StoreError::Conflict(_)) => Err(ManageError::TeamExists(slug.to_string())),
         other => other.map(|()| team).map_err(Into::into),
@@ -95,8 +108,15 @@ pub async fn create_api_key(
     check_text("label", &request.label)?;
     let scopes = checked_scopes(&request.scopes, &config.keys.scopes)?;
     let expires_at = match request.expires_in {
-        Some(d) if d.is_zero() => return Err(ManageError::Invalid("--expires-in must be above zero".into())),
-        Some(d) => Some(now + chrono::Duration::from_std(d).map_err(|_| ManageError::Invalid("--expires-in is too long".into()))?),
+        Some(d) if d.is_zero() => {
+            return Err(ManageError::Invalid(
+                "--expires-in must be above zero".into(),
+            ));
+        }
+        Some(d) => Some(
+            now + chrono::Duration::from_std(d)
+                .map_err(|_| ManageError::Invalid("--expires-in is too long".into()))?,
+        ),
         None => None,
     };
     if store.team(&request.team).await?.is_none() {
@@ -146,7 +166,10 @@ fn checked_scopes(requested: &[String], catalog: &[String]) -> Result<Vec<String
     let mut scopes: Vec<String> = Vec::with_capacity(requested.len());
     for scope in requested {
         if !catalog.contains(scope) {
-            return Err(ManageError::UnknownScope { scope: scope.clone(), catalog: catalog.join(" ") });
+            return Err(ManageError::UnknownScope {
+                scope: scope.clone(),
+                catalog: catalog.join(" "),
+            });
         }
         if !scopes.contains(scope) {
             scopes.push(scope.clone());
@@ -190,7 +213,10 @@ mod tests {
     fn scopes_default_to_the_catalog_and_unknown_ones_are_refused() {
         let catalog = vec!["a".to_string(), "b".to_string()];
         assert_eq!(checked_scopes(&[], &catalog).unwrap(), catalog);
-        assert_eq!(checked_scopes(&["b".into(), "b".into()], &catalog).unwrap(), ["b"]);
+        assert_eq!(
+            checked_scopes(&["b".into(), "b".into()], &catalog).unwrap(),
+            ["b"]
+        );
         let err = checked_scopes(&["c".into()], &catalog).unwrap_err();
         assert!(err.to_string().contains("\"c\""));
     }

@@ -124,7 +124,10 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 /// Parses arguments, runs the command, and turns any error into a message and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -165,7 +168,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn teams(config: &Config, command: TeamsCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+async fn teams(
+    config: &Config,
+    command: TeamsCommand,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
     let store = store::open(&config.database).await?;
     match command {
         TeamsCommand::Create { slug, name } => {
@@ -177,12 +184,29 @@ async fn teams(config: &Config, command: TeamsCommand, now: chrono::DateTime<Utc
     Ok(())
 }
 
-async fn keys(config: &Config, command: KeysCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+async fn keys(
+    config: &Config,
+    command: KeysCommand,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
     let store = store::open(&config.database).await?;
     match command {
-        KeysCommand::Create { team, label, scopes, expires_in, test, json } => {
+        KeysCommand::Create {
+            team,
+            label,
+            scopes,
+            expires_in,
+            test,
+            json,
+        } => {
             let env = if test { KeyEnv::Test } else { KeyEnv::Live };
-            let request = NewKeyRequest { team, label, scopes, expires_in, env };
+            let request = NewKeyRequest {
+                team,
+                label,
+                scopes,
+                expires_in,
+                env,
+            };
             let created = manage::create_api_key(store.as_ref(), config, request, now).await?;
             print::created_key(&created, json.json)?;
         }
@@ -201,14 +225,24 @@ async fn keys(config: &Config, command: KeysCommand, now: chrono::DateTime<Utc>)
     Ok(())
 }
 
-async fn signing_keys(config: &Config, command: SigningKeysCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+async fn signing_keys(
+    config: &Config,
+    command: SigningKeysCommand,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
     let signing = open_signing(config).await?;
     match command {
         SigningKeysCommand::List(flag) => {
-            signing.maintain(now).await.context("preparing signing keys")?;
+            signing
+                .maintain(now)
+                .await
+                .context("preparing signing keys")?;
             print::signing_keys(&signing.list(now).await?, flag.json)?;
         }
-        SigningKeysCommand::Rotate { now: immediate, json } => {
+        SigningKeysCommand::Rotate {
+            now: immediate,
+            json,
+        } => {
             let steps = signing.rotate(now, immediate).await?;
             print::rotation(&steps, &signing.list(now).await?, immediate, json.json)?;
         }
@@ -224,11 +258,17 @@ async fn signing_keys(config: &Config, command: SigningKeysCommand, now: chrono:
 /// whose results are printed on stdout.
 fn init_tracing(config: &Config, serving: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if serving { config.log.level.as_str() } else { "warn" };
+    let default = if serving {
+        config.log.level.as_str()
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

@@ -31,7 +31,11 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
@@ -44,7 +48,10 @@ pub fn teams(teams: &[Team], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         return print_json(&teams);
     }
-    let rows = teams.iter().map(|t| vec![t.slug.clone(), t.name.clone(), time(&t.created_at)]).collect();
+    let rows = teams
+        .iter()
+        .map(|t| vec![t.slug.clone(), t.name.clone(), time(&t.created_at)])
+        .collect();
     table(&["SLUG", "NAME", "CREATED"], rows);
     Ok(())
 }
@@ -62,12 +69,20 @@ pub fn created_key(created: &CreatedKey, as_json: bool) -> anyhow::Result<()> {
             "expires_at": key.expires_at,
         }));
     }
-    println!("Created API key {:?} for team {} ({}).", key.label, key.team, key.env.as_str());
+    println!(
+        "Created API key {:?} for team {} ({}).",
+        key.label,
+        key.team,
+        key.env.as_str()
+    );
     println!();
     println!("  Client ID:      {}", key.client_id);
     println!("  Client secret:  {}", created.secret.expose());
     println!("  Scopes:         {}", key.scopes.join(" "));
-    println!("  Expires:        {}", key.expires_at.as_ref().map_or("never".to_string(), time));
+    println!(
+        "  Expires:        {}",
+        key.expires_at.as_ref().map_or("never".to_string(), time)
+    );
     println!();
     println!("Copy the secret now: it is shown only this once.");
     Ok(())
@@ -90,7 +105,17 @@ pub fn api_keys(keys: &[ApiKey], as_json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    table(&["CLIENT ID", "LABEL", "SCOPES", "CREATED", "LAST USED", "EXPIRES"], rows);
+    table(
+        &[
+            "CLIENT ID",
+            "LABEL",
+            "SCOPES",
+            "CREATED",
+            "LAST USED",
+            "EXPIRES",
+        ],
+        rows,
+    );
     Ok(())
 }
 
@@ -101,7 +126,9 @@ pub fn signing_keys(keys: &[SigningKeyInfo], as_json: bool) -> anyhow::Result<()
     let rows = keys
         .iter()
         .map(|k| {
-            let state = serde_json::to_value(k.state).ok().and_then(|v| v.as_str().map(String::from));
+            let state = serde_json::to_value(k.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from));
             vec![
                 k.kid.clone(),
                 k.alg.clone(),
@@ -113,20 +140,43 @@ pub fn signing_keys(keys: &[SigningKeyInfo], as_json: bool) -> anyhow::Result<()
             ]
         })
         .collect();
-    table(&["KID", "ALG", "STATE", "CREATED", "SIGNS FROM", "RETIRED", "REMOVED AFTER"], rows);
+    table(
+        &[
+            "KID",
+            "ALG",
+            "STATE",
+            "CREATED",
+            "SIGNS FROM",
+            "RETIRED",
+            "REMOVED AFTER",
+        ],
+        rows,
+    );
     Ok(())
 }
 
 /// The key a rotation created or promoted, or the one already pending.
-pub fn rotation(steps: &[Step], keys: &[SigningKeyInfo], immediate: bool, as_json: bool) -> anyhow::Result<()> {
+pub fn rotation(
+    steps: &[Step],
+    keys: &[SigningKeyInfo],
+    immediate: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
     use crate::signing::lifecycle::KeyState;
-    let wanted = if immediate { KeyState::Current } else { KeyState::Next };
+    let wanted = if immediate {
+        KeyState::Current
+    } else {
+        KeyState::Next
+    };
     let key = keys.iter().rev().find(|k| k.state == wanted);
     if as_json {
         return print_json(&key);
     }
     let Some(key) = key else {
-        println!("no key is {}", if immediate { "current" } else { "pending" });
+        println!(
+            "no key is {}",
+            if immediate { "current" } else { "pending" }
+        );
         return Ok(());
     };
     match (steps.is_empty(), immediate) {
@@ -149,8 +199,13 @@ pub fn rotation(steps: &[Step], keys: &[SigningKeyInfo], immediate: bool, as_jso
 pub fn revocation(kid: &str, steps: &[Step], keys: &[SigningKeyInfo]) {
     println!("revoked {kid}: it is out of the JWKS and tokens it signed no longer validate");
     if steps.len() > 1
-        && let Some(current) = keys.iter().find(|k| k.state == crate::signing::lifecycle::KeyState::Current)
+        && let Some(current) = keys
+            .iter()
+            .find(|k| k.state == crate::signing::lifecycle::KeyState::Current)
     {
-        println!("it was the current key: {} ({}) signs new tokens now", current.kid, current.alg);
+        println!(
+            "it was the current key: {} ({}) signs new tokens now",
+            current.kid, current.alg
+        );
     }
 }

@@ -32,8 +32,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration like \"30s\", \"5m\", \"24h\" or \"30d\" ({e})"))
+    humantime::parse_duration(text).map_err(|e| {
+        format!("{text:?} is not a duration like \"30s\", \"5m\", \"24h\" or \"30d\" ({e})")
+    })
 }
 
 /// Formats a duration as `parse` reads it.

@@ -1,7 +1,10 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn write_config(text: &str) -> tempfile::NamedTempFile {
@@ -16,7 +19,10 @@ fn defaults_match_the_design() {
     assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
     assert_eq!(config.token.ttl, Duration::from_secs(86_400));
     assert_eq!(config.signing.algorithm, Algorithm::Es256);
-    assert_eq!(config.signing.rotation_interval, Duration::from_secs(30 * 86_400));
+    assert_eq!(
+        config.signing.rotation_interval,
+        Duration::from_secs(30 * 86_400)
+    );
     assert_eq!(config.keys.prefix, "dh");
     assert_eq!(config.keys.scopes.len(), 5);
 }
@@ -31,26 +37,37 @@ fn shipped_default_toml_equals_built_in_defaults() {
 
 #[test]
 fn unknown_key_is_refused_by_name() {
-    let err = Config::from_toml("[token]\nttll = \"1h\"").unwrap_err().to_string();
+    let err = Config::from_toml("[token]\nttll = \"1h\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("ttll"), "{err}");
 }
 
 #[test]
 fn unknown_section_is_refused_by_name() {
-    let err = Config::from_toml("[tokens]\nttl = \"1h\"").unwrap_err().to_string();
+    let err = Config::from_toml("[tokens]\nttl = \"1h\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("tokens"), "{err}");
 }
 
 #[test]
 fn bad_duration_names_the_setting() {
-    let err = Config::from_toml("[token]\nttl = \"a day\"").unwrap_err().to_string();
+    let err = Config::from_toml("[token]\nttl = \"a day\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("token.ttl"), "{err}");
 }
 
 #[test]
 fn duration_without_unit_is_refused() {
-    let err = Config::from_toml("[token]\nttl = 3600").unwrap_err().to_string();
-    assert!(err.contains("token.ttl") && err.contains("no unit"), "{err}");
+    let err = Config::from_toml("[token]\nttl = 3600")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("token.ttl") && err.contains("no unit"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -61,7 +78,12 @@ fn zero_turns_rotation_off() {
 
 #[test]
 fn bad_issuer_url_names_the_setting() {
-    for issuer in ["not a url", "ftp://x.example", "https://x.example/?a=b", "https://x.example/#f"] {
+    for issuer in [
+        "not a url",
+        "ftp://x.example",
+        "https://x.example/?a=b",
+        "https://x.example/#f",
+    ] {
         let text = format!("[server]\nissuer = {issuer:?}");
         let err = Config::from_toml(&text).unwrap_err().to_string();
         assert!(err.contains("server.issuer"), "{issuer}: {err}");
@@ -70,13 +92,17 @@ fn bad_issuer_url_names_the_setting() {
 
 #[test]
 fn bad_database_url_names_the_setting() {
-    let err = Config::from_toml("[database]\nurl = \"mysql://x\"").unwrap_err().to_string();
+    let err = Config::from_toml("[database]\nurl = \"mysql://x\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("database.url"), "{err}");
 }
 
 #[test]
 fn bad_bind_address_names_the_setting() {
-    let err = Config::from_toml("[server]\nbind = \"localhost\"").unwrap_err().to_string();
+    let err = Config::from_toml("[server]\nbind = \"localhost\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("server.bind"), "{err}");
 }
 
@@ -89,15 +115,21 @@ fn jwks_max_age_may_not_exceed_publish_ahead() {
 
 #[test]
 fn scope_catalog_is_checked() {
-    let err = Config::from_toml("[keys]\nscopes = [\"a b\"]").unwrap_err().to_string();
+    let err = Config::from_toml("[keys]\nscopes = [\"a b\"]")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("keys.scopes"), "{err}");
-    let err = Config::from_toml("[keys]\nscopes = [\"a\", \"a\"]").unwrap_err().to_string();
+    let err = Config::from_toml("[keys]\nscopes = [\"a\", \"a\"]")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("twice"), "{err}");
 }
 
 #[test]
 fn unknown_algorithm_names_the_setting() {
-    let err = Config::from_toml("[signing]\nalgorithm = \"HS256\"").unwrap_err().to_string();
+    let err = Config::from_toml("[signing]\nalgorithm = \"HS256\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("signing.algorithm"), "{err}");
 }
 

@@ -23,7 +23,10 @@ pub fn oauth_error(error: &OAuthError) -> Response {
     let headers = response.headers_mut();
     match error {
         OAuthError::InvalidClient(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tokenmint\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tokenmint\""),
+            );
         }
         OAuthError::TemporarilyUnavailable(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -35,7 +38,11 @@ pub fn oauth_error(error: &OAuthError) -> Response {
 
 /// `{"error","error_description"}` with `Cache-Control: no-store` (RFC 6749 §5.1, §5.2).
 pub fn error_body(status: StatusCode, code: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({ "error": code, "error_description": description }))).into_response();
+    let mut response = (
+        status,
+        Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response();
     no_store(&mut response);
     response
 }
@@ -72,12 +79,21 @@ pub async fn json_error_bodies(response: Response) -> Response {
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "invalid_request",
-            format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES),
+            format!(
+                "the request body is larger than {} bytes",
+                super::MAX_BODY_BYTES
+            ),
         ),
         StatusCode::REQUEST_TIMEOUT => ("invalid_request", "the request took too long".to_string()),
         StatusCode::SERVICE_UNAVAILABLE => ("temporarily_unavailable", "retry shortly".to_string()),
-        s if s.is_server_error() => ("server_error", "the server failed; it has been logged".to_string()),
-        s => ("invalid_request", s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+        s if s.is_server_error() => (
+            "server_error",
+            "the server failed; it has been logged".to_string(),
+        ),
+        s => (
+            "invalid_request",
+            s.canonical_reason().unwrap_or("bad request").to_lowercase(),
+        ),
     };
     let replacement = error_body(status, code, &description);
     let (new_parts, body) = replacement.into_parts();

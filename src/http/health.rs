@@ -25,7 +25,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         Ok(Ok(()))
     );
     let signing_key = state.keyring.can_sign();
-    let status = if database && signing_key { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database && signing_key {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
         "database": if database { "ok" } else { "unreachable" },

@@ -48,12 +48,18 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/oauth/token", post(token::issue))
         .route("/.well-known/jwks.json", get(well_known::jwks))
-        .route("/.well-known/oauth-authorization-server", get(well_known::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(well_known::metadata),
+        )
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(errors::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(axum::middleware::map_response(errors::json_error_bodies))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -25,14 +25,25 @@ struct TokenResponse<'a> {
 pub async fn issue(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let params = match read_params(&headers, &body) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(BodyError::UnsupportedMediaType) => {
+            return error_body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "send the parameters as application/x-www-form-urlencoded (or application/json)",
+            );
+        }
+        Err(BodyError::Invalid(error)) => return oauth_error(&error),
     };
     let authorization: Vec<&[u8]> = headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .map(|v| v.as_bytes())
         .collect();
-    match state.issuer.issue(&params, &authorization, crate::store::now()).await {
+    match state
+        .issuer
+        .issue(&params, &authorization, crate::store::now())
+        .await
+    {
         Ok(token) => {
             let body = TokenResponse {
                 access_token: &token.access_token,
@@ -48,24 +59,30 @@ pub async fn issue(State(state): State<AppState>, headers: HeaderMap, body: Byte
     }
 }
 
+/// Why the body could not be read.
+enum BodyError {
+    UnsupportedMediaType,
+    Invalid(OAuthError),
+}
+
 /// Reads the parameters from a form (RFC 6749 §4.4.2) or JSON body. An empty body without a
 /// content type reads as an empty form, so the client learns which parameter is missing.
-fn read_params(headers: &HeaderMap, body: &[u8]) -> Result<TokenParams, Response> {
+fn read_params(headers: &HeaderMap, body: &[u8]) -> Result<TokenParams, BodyError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     let parsed = match content_type.as_deref() {
         Some("application/x-www-form-urlencoded") => TokenParams::from_form(body),
         Some("application/json") => TokenParams::from_json(body),
         None if body.is_empty() => TokenParams::from_form(body),
-        _ => {
-            return Err(error_body(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request",
-                "send the parameters as application/x-www-form-urlencoded (or application/json)",
-            ));
-        }
+        _ => return Err(BodyError::UnsupportedMediaType),
     };
-    parsed.map_err(|e: OAuthError| oauth_error(&e))
+    parsed.map_err(BodyError::Invalid)
 }

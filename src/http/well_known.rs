@@ -19,27 +19,42 @@ pub async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response
     let etag = HeaderValue::from_str(&jwks.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let cache = state.jwks_cache_control.clone();
     if if_none_match(&headers, &jwks.etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response();
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response();
     }
-    let headers = [(header::CONTENT_TYPE, JSON), (header::ETAG, etag), (header::CACHE_CONTROL, cache)];
+    let headers = [
+        (header::CONTENT_TYPE, JSON),
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, cache),
+    ];
     (headers, jwks.body.clone()).into_response()
 }
 
 /// RFC 9110 §13.1.2: `*` or any listed entity tag matches (weak comparison).
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|value| {
-        value
-            .split(',')
-            .map(|tag| tag.trim().trim_start_matches("W/"))
-            .any(|tag| tag == "*" || tag == etag)
-    })
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == "*" || tag == etag)
+        })
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let headers = [
         (header::CONTENT_TYPE, JSON),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ),
     ];
     (headers, state.metadata.clone()).into_response()
 }

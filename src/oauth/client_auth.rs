@@ -5,8 +5,8 @@
 //! body). §2.3 forbids using more than one in a request.
 
 use base64::Engine;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
 use super::OAuthError;
 use super::request::{TokenParams, decode_form_component};
@@ -57,7 +57,11 @@ pub fn presented(
                     "use one client authentication method: the Basic header or client_secret in the body, not both",
                 ));
             }
-            if params.client_id.as_deref().is_some_and(|id| id != creds.client_id) {
+            if params
+                .client_id
+                .as_deref()
+                .is_some_and(|id| id != creds.client_id)
+            {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the one in the Authorization header",
                 ));
@@ -100,7 +104,10 @@ fn from_basic_header(header: &[u8]) -> Result<PresentedCredentials, OAuthError> 
     let decoded = BASIC_BASE64
         .decode(token.trim_start())
         .map_err(|_| malformed())?;
-    let colon = decoded.iter().position(|&b| b == b':').ok_or_else(malformed)?;
+    let colon = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or_else(malformed)?;
     let client_id = decode_form_component(&decoded[..colon]).map_err(|_| malformed())?;
     let client_secret = decode_form_component(&decoded[colon + 1..]).map_err(|_| malformed())?;
     if client_id.is_empty() {
@@ -143,7 +150,10 @@ mod tests {
     fn scheme_is_case_insensitive_and_padding_optional() {
         let header = format!("bAsIc {}", general_purpose::STANDARD_NO_PAD.encode("ab:c"));
         let creds = presented(&[header.as_bytes()], &TokenParams::default()).unwrap();
-        assert_eq!((creds.client_id.as_str(), creds.client_secret.as_str()), ("ab", "c"));
+        assert_eq!(
+            (creds.client_id.as_str(), creds.client_secret.as_str()),
+            ("ab", "c")
+        );
     }
 
     #[test]
@@ -170,13 +180,23 @@ mod tests {
     #[test]
     fn two_authorization_headers_are_refused() {
         let header = basic("id:s");
-        let err = presented(&[header.as_bytes(), header.as_bytes()], &TokenParams::default());
+        let err = presented(
+            &[header.as_bytes(), header.as_bytes()],
+            &TokenParams::default(),
+        );
         assert_eq!(err.unwrap_err().code(), "invalid_request");
     }
 
     #[test]
     fn malformed_basic_headers_are_invalid_client() {
-        for header in ["Basic", "Basic !!!", "Basic Zm9v", "Bearer abc", "Basic OnNlY3JldA==", "Basic JXp6OmE="] {
+        for header in [
+            "Basic",
+            "Basic !!!",
+            "Basic Zm9v",
+            "Bearer abc",
+            "Basic OnNlY3JldA==",
+            "Basic JXp6OmE=",
+        ] {
             let err = presented(&[header.as_bytes()], &TokenParams::default()).unwrap_err();
             assert_eq!(err.code(), "invalid_client", "{header}");
         }
@@ -184,7 +204,11 @@ mod tests {
 
     #[test]
     fn missing_credentials_are_invalid_client() {
-        for p in [params(None, None), params(Some("id"), None), params(None, Some("s"))] {
+        for p in [
+            params(None, None),
+            params(Some("id"), None),
+            params(None, Some("s")),
+        ] {
             assert_eq!(presented(&[], &p).unwrap_err().code(), "invalid_client");
         }
     }

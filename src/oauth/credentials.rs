@@ -152,7 +152,9 @@ impl fmt::Debug for ClientSecret {
 fn is_prefix(text: &str) -> bool {
     (1..=16).contains(&text.len())
         && text.starts_with(|c: char| c.is_ascii_lowercase())
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -108,10 +108,15 @@ impl TokenIssuer {
             None => None,
         };
         let audience = self.audience(params)?;
-        let key = self.authenticate(&presented.client_id, &presented.client_secret, now).await?;
-        let granted = scope::narrow(requested_scope.as_deref(), &key.scopes).map_err(|missing| {
-            OAuthError::InvalidScope(format!("the key does not hold {}", missing.join(" ")).into())
-        })?;
+        let key = self
+            .authenticate(&presented.client_id, &presented.client_secret, now)
+            .await?;
+        let granted =
+            scope::narrow(requested_scope.as_deref(), &key.scopes).map_err(|missing| {
+                OAuthError::InvalidScope(
+                    format!("the key does not hold {}", missing.join(" ")).into(),
+                )
+            })?;
         let token = self.sign(&key, audience, &granted.join(" "), now)?;
         self.usage.record(&key.client_id, now);
         Ok(token)
@@ -121,7 +126,9 @@ impl TokenIssuer {
     fn audience<'p>(&'p self, params: &'p TokenParams) -> Result<Audience<'p>, OAuthError> {
         let named: Vec<&str> = match (&params.resource[..], &params.audience) {
             ([_, ..], Some(_)) => {
-                return Err(OAuthError::invalid_request("send resource or audience, not both"));
+                return Err(OAuthError::invalid_request(
+                    "send resource or audience, not both",
+                ));
             }
             ([], Some(audience)) => vec![audience.as_str()],
             (resources, None) => resources.iter().map(String::as_str).collect(),
@@ -165,7 +172,11 @@ impl TokenIssuer {
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(OAuthError::client_auth_failed());
         }
-        match self.verifier.verify(&key.client_id, &secret, &key.secret_hash).await {
+        match self
+            .verifier
+            .verify(&key.client_id, &secret, &key.secret_hash)
+            .await
+        {
             Ok(true) => Ok(key),
             Ok(false) => Err(OAuthError::client_auth_failed()),
             Err(VerifyError::Busy) => Err(OAuthError::TemporarilyUnavailable(
@@ -208,7 +219,9 @@ impl TokenIssuer {
         };
         let keyring = self.keyring.get();
         let Some(active) = keyring.current.as_ref() else {
-            return Err(OAuthError::TemporarilyUnavailable("no signing key is loaded yet".into()));
+            return Err(OAuthError::TemporarilyUnavailable(
+                "no signing key is loaded yet".into(),
+            ));
         };
         let json = serde_json::to_vec(&claims).map_err(|_| OAuthError::ServerError)?;
         let access_token = active.sign_jwt(&json).map_err(|error| {
@@ -240,7 +253,9 @@ fn store_failure(error: StoreError) -> OAuthError {
     match error {
         StoreError::Unavailable(_) => {
             tracing::warn!(%error, "database unavailable on the token path");
-            OAuthError::TemporarilyUnavailable("the issuer's database is unavailable; retry shortly".into())
+            OAuthError::TemporarilyUnavailable(
+                "the issuer's database is unavailable; retry shortly".into(),
+            )
         }
         other => {
             tracing::error!(error = %other, "database error on the token path");

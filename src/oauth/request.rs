@@ -46,7 +46,9 @@ impl TokenParams {
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| OAuthError::invalid_request(format!("the body is not valid JSON: {e}")))?;
         let Value::Object(object) = value else {
-            return Err(OAuthError::invalid_request("the JSON body must be an object"));
+            return Err(OAuthError::invalid_request(
+                "the JSON body must be an object",
+            ));
         };
         let mut params = Self::default();
         for (name, value) in object {
@@ -64,7 +66,11 @@ impl TokenParams {
                         params.set(&name, s)?;
                     }
                 }
-                _ => return Err(OAuthError::invalid_request(format!("{name} must be a string"))),
+                _ => {
+                    return Err(OAuthError::invalid_request(format!(
+                        "{name} must be a string"
+                    )));
+                }
             }
         }
         Ok(params.finish())
@@ -142,7 +148,9 @@ pub fn decode_form_component(raw: &[u8]) -> Result<String, OAuthError> {
         i += 1;
     }
     if out.contains(&0) {
-        return Err(OAuthError::invalid_request("the body holds a NUL character"));
+        return Err(OAuthError::invalid_request(
+            "the body holds a NUL character",
+        ));
     }
     String::from_utf8(out).map_err(|_| OAuthError::invalid_request("the body is not valid UTF-8"))
 }
@@ -163,7 +171,9 @@ mod tests {
 
     #[test]
     fn reads_a_form_body() {
-        let p = form("grant_type=client_credentials&scope=a+b&client_id=x%5Fy&resource=r1&resource=r2").unwrap();
+        let p =
+            form("grant_type=client_credentials&scope=a+b&client_id=x%5Fy&resource=r1&resource=r2")
+                .unwrap();
         assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
         assert_eq!(p.scope.as_deref(), Some("a b"));
         assert_eq!(p.client_id.as_deref(), Some("x_y"));
@@ -193,7 +203,14 @@ mod tests {
 
     #[test]
     fn malformed_encoding_is_invalid_request() {
-        for body in ["scope=%zz", "scope=%4", "scope=%", "scope=%ff%fe", "scope=a%00b", "scope=%+1"] {
+        for body in [
+            "scope=%zz",
+            "scope=%4",
+            "scope=%",
+            "scope=%ff%fe",
+            "scope=a%00b",
+            "scope=%+1",
+        ] {
             let err = form(body).unwrap_err();
             assert_eq!(err.code(), "invalid_request", "{body}");
         }
@@ -201,7 +218,8 @@ mod tests {
 
     #[test]
     fn reads_a_json_body() {
-        let body = br#"{"grant_type":"client_credentials","resource":["a","b"],"audience":null,"x":1}"#;
+        let body =
+            br#"{"grant_type":"client_credentials","resource":["a","b"],"audience":null,"x":1}"#;
         let p = TokenParams::from_json(body).unwrap();
         assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
         assert_eq!(p.resource, ["a", "b"]);
@@ -210,7 +228,13 @@ mod tests {
 
     #[test]
     fn json_of_the_wrong_shape_is_invalid_request() {
-        for body in [&b"[]"[..], b"\"x\"", b"{", br#"{"scope":1}"#, br#"{"resource":[1]}"#] {
+        for body in [
+            &b"[]"[..],
+            b"\"x\"",
+            b"{",
+            br#"{"scope":1}"#,
+            br#"{"resource":[1]}"#,
+        ] {
             let err = TokenParams::from_json(body).unwrap_err();
             assert_eq!(err.code(), "invalid_request");
         }

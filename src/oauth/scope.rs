@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn a_request_narrows_to_a_subset() {
         let held = v(&["a", "b", "c"]);
-        assert_eq!(narrow(Some(&v(&["c", "a"])), &held).unwrap(), v(&["c", "a"]));
+        assert_eq!(
+            narrow(Some(&v(&["c", "a"])), &held).unwrap(),
+            v(&["c", "a"])
+        );
     }
 
     #[test]

@@ -36,9 +36,15 @@ pub struct UsageRecorder {
 impl UsageRecorder {
     /// Notes that `client_id` got a token at `now`.
     pub fn record(&self, client_id: &str, now: DateTime<Utc>) {
-        let Ok(mut noted) = self.noted.lock() else { return };
+        let Ok(mut noted) = self.noted.lock() else {
+            return;
+        };
         let resolution = chrono::Duration::from_std(RESOLUTION).unwrap_or_default();
-        if noted.written.get(client_id).is_some_and(|t| now - *t < resolution) {
+        if noted
+            .written
+            .get(client_id)
+            .is_some_and(|t| now - *t < resolution)
+        {
             return;
         }
         noted.written.insert(client_id.to_string(), now);

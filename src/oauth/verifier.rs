@@ -44,8 +44,8 @@ pub enum VerifyError {
 
 /// The argon2id instance with tokenmint's parameters.
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
-        .unwrap_or_default();
+    let params =
+        Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None).unwrap_or_default();
     Argon2::new(argon2::Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -65,7 +65,11 @@ pub fn hash_secret(secret: &ClientSecret) -> Result<String, VerifyError> {
 /// Checks a secret against a PHC string (parameters come from the string). Constant-time.
 fn matches_hash(phc: &str, secret: &ClientSecret) -> bool {
     PasswordHash::new(phc)
-        .map(|hash| argon2().verify_password(secret.expose().as_bytes(), &hash).is_ok())
+        .map(|hash| {
+            argon2()
+                .verify_password(secret.expose().as_bytes(), &hash)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -94,7 +98,12 @@ impl SecretVerifier {
     }
 
     /// Whether `secret` is the one hashed in `phc` for `client_id`.
-    pub async fn verify(&self, client_id: &str, secret: &ClientSecret, phc: &str) -> Result<bool, VerifyError> {
+    pub async fn verify(
+        &self,
+        client_id: &str,
+        secret: &ClientSecret,
+        phc: &str,
+    ) -> Result<bool, VerifyError> {
         let digest = self.digest(client_id, phc, secret);
         if let Some(cached) = self.cache.get(client_id)
             && bool::from(cached.ct_eq(&digest))

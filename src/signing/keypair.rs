@@ -79,19 +79,40 @@ impl Signer {
     /// The public half as a JWK (no private members, ever).
     pub fn public_jwk(&self) -> PublicJwk {
         let b64 = |bytes: &[u8]| Some(URL_SAFE_NO_PAD.encode(bytes));
-        let empty = PublicJwk { crv: None, e: None, kty: "", n: None, x: None, y: None };
+        let empty = PublicJwk {
+            crv: None,
+            e: None,
+            kty: "",
+            n: None,
+            x: None,
+            y: None,
+        };
         match self {
             Self::Es256(pair) => {
                 // SEC1 uncompressed point: 0x04 ‖ X ‖ Y, 32 bytes each for P-256.
                 let point = pair.public_key().as_ref();
-                PublicJwk { crv: Some("P-256"), kty: "EC", x: b64(&point[1..33]), y: b64(&point[33..65]), ..empty }
+                PublicJwk {
+                    crv: Some("P-256"),
+                    kty: "EC",
+                    x: b64(&point[1..33]),
+                    y: b64(&point[33..65]),
+                    ..empty
+                }
             }
-            Self::EdDsa(pair) => {
-                PublicJwk { crv: Some("Ed25519"), kty: "OKP", x: b64(pair.public_key().as_ref()), ..empty }
-            }
+            Self::EdDsa(pair) => PublicJwk {
+                crv: Some("Ed25519"),
+                kty: "OKP",
+                x: b64(pair.public_key().as_ref()),
+                ..empty
+            },
             Self::Rs256(pair) => {
                 let parts = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
-                PublicJwk { kty: "RSA", n: b64(&parts.n), e: b64(&parts.e), ..empty }
+                PublicJwk {
+                    kty: "RSA",
+                    n: b64(&parts.n),
+                    e: b64(&parts.e),
+                    ..empty
+                }
             }
         }
     }
@@ -122,11 +143,16 @@ impl PublicJwk {
 /// Generates a key pair for `alg`.
 pub fn generate(alg: Algorithm) -> Result<GeneratedKey, SigningError> {
     let pkcs8 = generate_pkcs8(alg)?;
-    let signer = Signer::from_pkcs8(alg, &pkcs8).map_err(|e| SigningError::Generate(e.to_string()))?;
+    let signer =
+        Signer::from_pkcs8(alg, &pkcs8).map_err(|e| SigningError::Generate(e.to_string()))?;
     let jwk = signer.public_jwk();
     let kid = jwk.thumbprint();
     let public_jwk = jwk.to_jwks_entry(&kid, alg).to_string();
-    Ok(GeneratedKey { kid, public_jwk, pkcs8 })
+    Ok(GeneratedKey {
+        kid,
+        public_jwk,
+        pkcs8,
+    })
 }
 
 fn generate_pkcs8(alg: Algorithm) -> Result<Zeroizing<Vec<u8>>, SigningError> {
@@ -147,7 +173,10 @@ fn generate_pkcs8(alg: Algorithm) -> Result<Zeroizing<Vec<u8>>, SigningError> {
             use rsa::pkcs8::EncodePrivateKey;
             let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
                 .map_err(|e| failed(&e))?;
-            key.to_pkcs8_der().map_err(|e| failed(&e))?.as_bytes().to_vec()
+            key.to_pkcs8_der()
+                .map_err(|e| failed(&e))?
+                .as_bytes()
+                .to_vec()
         }
     }))
 }
@@ -170,9 +199,12 @@ mod tests {
             Algorithm::EdDsa => signature::UnparsedPublicKey::new(&signature::ED25519, d(&jwk.x))
                 .verify(message, sig)
                 .is_ok(),
-            Algorithm::Rs256 => signature::RsaPublicKeyComponents { n: d(&jwk.n), e: d(&jwk.e) }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                .is_ok(),
+            Algorithm::Rs256 => signature::RsaPublicKeyComponents {
+                n: d(&jwk.n),
+                e: d(&jwk.e),
+            }
+            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+            .is_ok(),
         }
     }
 
@@ -184,7 +216,10 @@ mod tests {
             let signer = Signer::from_pkcs8(alg, &key.pkcs8).unwrap();
             let sig = signer.sign(&rng, b"hello").unwrap();
             assert!(verify(alg, &signer.public_jwk(), b"hello", &sig), "{alg:?}");
-            assert!(!verify(alg, &signer.public_jwk(), b"hellO", &sig), "{alg:?}");
+            assert!(
+                !verify(alg, &signer.public_jwk(), b"hellO", &sig),
+                "{alg:?}"
+            );
         }
     }
 
@@ -219,6 +254,9 @@ mod tests {
             x: None,
             y: None,
         };
-        assert_eq!(jwk.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ring::rand::SystemRandom;
 
@@ -106,8 +106,14 @@ impl Keyring {
 }
 
 /// Opens and decodes the private key of `key`.
-fn activate(key: &crate::store::StoredSigningKey, master: &MasterKey) -> Result<ActiveKey, SigningError> {
-    let bad = || SigningError::BadKey { kid: key.kid.clone(), alg: key.alg.clone() };
+fn activate(
+    key: &crate::store::StoredSigningKey,
+    master: &MasterKey,
+) -> Result<ActiveKey, SigningError> {
+    let bad = || SigningError::BadKey {
+        kid: key.kid.clone(),
+        alg: key.alg.clone(),
+    };
     let alg = Algorithm::parse(&key.alg).ok_or_else(bad)?;
     let sealed = key.sealed_private.as_deref().ok_or_else(bad)?;
     let pkcs8 = master.open(&key.kid, sealed)?;

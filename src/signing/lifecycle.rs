@@ -86,7 +86,9 @@ fn after(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 /// Keys in activation order (ties broken by creation, then kid), as the store returns them.
 fn ordered(keys: &[StoredSigningKey]) -> Vec<&StoredSigningKey> {
     let mut sorted: Vec<&StoredSigningKey> = keys.iter().collect();
-    sorted.sort_by(|a, b| (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid)));
+    sorted.sort_by(|a, b| {
+        (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
+    });
     sorted
 }
 
@@ -96,7 +98,11 @@ fn took_over(key: &StoredSigningKey, now: DateTime<Utc>) -> bool {
 }
 
 /// Every key's state at `now`, in activation order.
-pub fn classify<'a>(keys: &'a [StoredSigningKey], now: DateTime<Utc>, policy: &Policy) -> Vec<KeyStatus<'a>> {
+pub fn classify<'a>(
+    keys: &'a [StoredSigningKey],
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Vec<KeyStatus<'a>> {
     let sorted = ordered(keys);
     let current = sorted
         .iter()
@@ -110,32 +116,62 @@ pub fn classify<'a>(keys: &'a [StoredSigningKey], now: DateTime<Utc>, policy: &P
         .map(|(i, key)| {
             if let Some(revoked_at) = key.revoked_at {
                 let removed_after = Some(after(revoked_at, keep));
-                return KeyStatus { key, state: KeyState::Revoked, retired_at: None, removed_after };
+                return KeyStatus {
+                    key,
+                    state: KeyState::Revoked,
+                    retired_at: None,
+                    removed_after,
+                };
             }
             if key.activates_at > now {
-                return KeyStatus { key, state: KeyState::Next, retired_at: None, removed_after: None };
+                return KeyStatus {
+                    key,
+                    state: KeyState::Next,
+                    retired_at: None,
+                    removed_after: None,
+                };
             }
             if Some(key.kid.as_str()) == current {
-                return KeyStatus { key, state: KeyState::Current, retired_at: None, removed_after: None };
+                return KeyStatus {
+                    key,
+                    state: KeyState::Current,
+                    retired_at: None,
+                    removed_after: None,
+                };
             }
             let retired_at = sorted[i + 1..]
                 .iter()
                 .find(|k| took_over(k, now))
                 .map_or(now, |k| k.activates_at);
             let removed_after = after(retired_at, keep);
-            let state = if now > removed_after { KeyState::Expired } else { KeyState::Retired };
-            KeyStatus { key, state, retired_at: Some(retired_at), removed_after: Some(removed_after) }
+            let state = if now > removed_after {
+                KeyState::Expired
+            } else {
+                KeyState::Retired
+            };
+            KeyStatus {
+                key,
+                state,
+                retired_at: Some(retired_at),
+                removed_after: Some(removed_after),
+            }
         })
         .collect()
 }
 
 /// The signing key at `now`, if any.
 pub fn current<'a>(statuses: &[KeyStatus<'a>]) -> Option<&'a StoredSigningKey> {
-    statuses.iter().find(|s| s.state == KeyState::Current).map(|s| s.key)
+    statuses
+        .iter()
+        .find(|s| s.state == KeyState::Current)
+        .map(|s| s.key)
 }
 
 fn first_next<'a>(statuses: &[KeyStatus<'a>]) -> Option<&'a StoredSigningKey> {
-    statuses.iter().find(|s| s.state == KeyState::Next).map(|s| s.key)
+    statuses
+        .iter()
+        .find(|s| s.state == KeyState::Next)
+        .map(|s| s.key)
 }
 
 /// When automatic rotation should publish the next key, if it is on and none is pending.
@@ -152,14 +188,20 @@ fn rotation_due(statuses: &[KeyStatus<'_>], policy: &Policy) -> Option<DateTime<
 /// The steps that bring the keys in line with the time: a signing key exists, a scheduled
 /// rotation is published `publish_ahead` early, retired keys lose their private part, and keys
 /// past their removal time are deleted. Empty when nothing is due.
-pub fn plan_maintenance(keys: &[StoredSigningKey], now: DateTime<Utc>, policy: &Policy) -> Vec<Step> {
+pub fn plan_maintenance(
+    keys: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Vec<Step> {
     let statuses = classify(keys, now, policy);
     let mut steps = Vec::new();
     if current(&statuses).is_none() {
         steps.push(take_over(&statuses, now));
     } else if let Some(publish) = rotation_due(&statuses, policy).filter(|p| *p <= now) {
         let scheduled = after(publish, policy.publish_ahead);
-        steps.push(Step::Create { activates_at: scheduled.max(after(now, policy.publish_ahead)) });
+        steps.push(Step::Create {
+            activates_at: scheduled.max(after(now, policy.publish_ahead)),
+        });
     }
     for status in &statuses {
         let kid = status.key.kid.clone();
@@ -176,7 +218,10 @@ pub fn plan_maintenance(keys: &[StoredSigningKey], now: DateTime<Utc>, policy: &
 /// A new current key at `now`: the pending next key promoted early, or a fresh one.
 fn take_over(statuses: &[KeyStatus<'_>], now: DateTime<Utc>) -> Step {
     match first_next(statuses) {
-        Some(next) => Step::Activate { kid: next.kid.clone(), at: now },
+        Some(next) => Step::Activate {
+            kid: next.kid.clone(),
+            at: now,
+        },
         None => Step::Create { activates_at: now },
     }
 }
@@ -184,19 +229,31 @@ fn take_over(statuses: &[KeyStatus<'_>], now: DateTime<Utc>) -> Step {
 /// A rotation. Staged: a new key published now that signs after `publish_ahead` (nothing to do
 /// when one is already pending). Immediate (`--now`, for a suspected leak): a new current key at
 /// once, promoting the pending one if there is one.
-pub fn plan_rotation(keys: &[StoredSigningKey], now: DateTime<Utc>, policy: &Policy, immediate: bool) -> Vec<Step> {
+pub fn plan_rotation(
+    keys: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    policy: &Policy,
+    immediate: bool,
+) -> Vec<Step> {
     let statuses = classify(keys, now, policy);
     if immediate || current(&statuses).is_none() {
         return vec![take_over(&statuses, now)];
     }
     match first_next(&statuses) {
         Some(_) => Vec::new(),
-        None => vec![Step::Create { activates_at: after(now, policy.publish_ahead) }],
+        None => vec![Step::Create {
+            activates_at: after(now, policy.publish_ahead),
+        }],
     }
 }
 
 /// Revokes `kid` at `now`; if it was the current key, another takes over in the same plan.
-pub fn plan_revoke(keys: &[StoredSigningKey], kid: &str, now: DateTime<Utc>, policy: &Policy) -> Result<Vec<Step>, LifecycleError> {
+pub fn plan_revoke(
+    keys: &[StoredSigningKey],
+    kid: &str,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Result<Vec<Step>, LifecycleError> {
     let statuses = classify(keys, now, policy);
     let status = statuses
         .iter()
@@ -205,9 +262,13 @@ pub fn plan_revoke(keys: &[StoredSigningKey], kid: &str, now: DateTime<Utc>, pol
     if status.state == KeyState::Revoked {
         return Err(LifecycleError::AlreadyRevoked(kid.to_string()));
     }
-    let mut steps = vec![Step::Revoke { kid: kid.to_string(), at: now }];
+    let mut steps = vec![Step::Revoke {
+        kid: kid.to_string(),
+        at: now,
+    }];
     if status.state == KeyState::Current {
-        let others: Vec<KeyStatus<'_>> = statuses.into_iter().filter(|s| s.key.kid != kid).collect();
+        let others: Vec<KeyStatus<'_>> =
+            statuses.into_iter().filter(|s| s.key.kid != kid).collect();
         steps.push(take_over(&others, now));
     }
     Ok(steps)
@@ -215,9 +276,16 @@ pub fn plan_revoke(keys: &[StoredSigningKey], kid: &str, now: DateTime<Utc>, pol
 
 /// The next moment at which a state changes or maintenance falls due, so a server knows when
 /// to look again even if nothing is written.
-pub fn next_change(keys: &[StoredSigningKey], now: DateTime<Utc>, policy: &Policy) -> Option<DateTime<Utc>> {
+pub fn next_change(
+    keys: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Option<DateTime<Utc>> {
     let statuses = classify(keys, now, policy);
-    let activations = statuses.iter().filter(|s| s.state == KeyState::Next).map(|s| s.key.activates_at);
+    let activations = statuses
+        .iter()
+        .filter(|s| s.state == KeyState::Next)
+        .map(|s| s.key.activates_at);
     let removals = statuses.iter().filter_map(|s| s.removed_after);
     activations
         .chain(removals)

@@ -56,7 +56,9 @@ impl MasterKey {
     /// Reads base64 text of exactly 32 bytes.
     pub fn from_base64(text: &str, origin: &str) -> Result<Self, SigningError> {
         let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| {
-            SigningError::MasterKey(format!("{origin} is not base64 (expected 32 bytes in base64)"))
+            SigningError::MasterKey(format!(
+                "{origin} is not base64 (expected 32 bytes in base64)"
+            ))
         })?);
         let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
             SigningError::MasterKey(format!(
@@ -80,7 +82,10 @@ impl MasterKey {
         may_create: bool,
     ) -> Result<(Self, MasterKeySource), SigningError> {
         if let Some(value) = env_value {
-            return Ok((Self::from_base64(value, MASTER_KEY_ENV)?, MasterKeySource::Environment));
+            return Ok((
+                Self::from_base64(value, MASTER_KEY_ENV)?,
+                MasterKeySource::Environment,
+            ));
         }
         match std::fs::read_to_string(file) {
             Ok(text) => {
@@ -92,12 +97,17 @@ impl MasterKey {
                 key.write_new_file(file)?;
                 Ok((key, MasterKeySource::CreatedFile))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SigningError::MasterKey(format!(
-                "the master key file {} is missing, but the database holds signing keys sealed \
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(SigningError::MasterKey(format!(
+                    "the master key file {} is missing, but the database holds signing keys sealed \
                  under a master key: restore the file or set {MASTER_KEY_ENV}",
+                    file.display()
+                )))
+            }
+            Err(e) => Err(SigningError::MasterKey(format!(
+                "cannot read {}: {e}",
                 file.display()
             ))),
-            Err(e) => Err(SigningError::MasterKey(format!("cannot read {}: {e}", file.display()))),
         }
     }
 
@@ -128,7 +138,11 @@ impl MasterKey {
             .map_err(|_| SigningError::MasterKey("the system random generator failed".into()))?;
         let mut sealed = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid), &mut sealed)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid),
+                &mut sealed,
+            )
             .map_err(|_| SigningError::MasterKey("sealing failed".into()))?;
         sealed.splice(0..0, nonce);
         Ok(sealed)
@@ -136,7 +150,9 @@ impl MasterKey {
 
     /// Opens what [`MasterKey::seal`] made for `kid`; fails if the key, kid or bytes differ.
     pub fn open(&self, kid: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SigningError> {
-        let wrong = || SigningError::WrongMasterKey { kid: kid.to_string() };
+        let wrong = || SigningError::WrongMasterKey {
+            kid: kid.to_string(),
+        };
         if sealed.len() < NONCE_LEN {
             return Err(wrong());
         }
@@ -166,10 +182,16 @@ mod tests {
         let master = MasterKey::generate().unwrap();
         let sealed = master.seal("kid-1", b"private").unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"private"));
-        assert_eq!(master.open("kid-1", &sealed).unwrap().as_slice(), b"private");
+        assert_eq!(
+            master.open("kid-1", &sealed).unwrap().as_slice(),
+            b"private"
+        );
         assert!(master.open("kid-2", &sealed).is_err());
         let other = MasterKey::generate().unwrap();
-        assert!(matches!(other.open("kid-1", &sealed), Err(SigningError::WrongMasterKey { .. })));
+        assert!(matches!(
+            other.open("kid-1", &sealed),
+            Err(SigningError::WrongMasterKey { .. })
+        ));
     }
 
     #[test]

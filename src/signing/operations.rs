@@ -79,16 +79,24 @@ impl SigningKeys {
     /// Returns the steps taken.
     pub async fn maintain(&self, now: DateTime<Utc>) -> Result<Vec<Step>, OperationError> {
         let policy = self.policy;
-        self.transact(now, |keys| Ok(lifecycle::plan_maintenance(keys, now, &policy)))
-            .await
+        self.transact(now, |keys| {
+            Ok(lifecycle::plan_maintenance(keys, now, &policy))
+        })
+        .await
     }
 
     /// Rotates: staged, or at once with `immediate`. Returns the steps taken (none when a
     /// staged rotation is already pending).
-    pub async fn rotate(&self, now: DateTime<Utc>, immediate: bool) -> Result<Vec<Step>, OperationError> {
+    pub async fn rotate(
+        &self,
+        now: DateTime<Utc>,
+        immediate: bool,
+    ) -> Result<Vec<Step>, OperationError> {
         let policy = self.policy;
-        self.transact(now, |keys| Ok(lifecycle::plan_rotation(keys, now, &policy, immediate)))
-            .await
+        self.transact(now, |keys| {
+            Ok(lifecycle::plan_rotation(keys, now, &policy, immediate))
+        })
+        .await
     }
 
     /// Revokes `kid`; a new key takes over in the same transaction if it was current.
@@ -131,7 +139,11 @@ impl SigningKeys {
             for step in &steps {
                 changes.push(self.change_for(step, now).await?);
             }
-            if self.store.apply_signing_changes(set.epoch, &changes).await? {
+            if self
+                .store
+                .apply_signing_changes(set.epoch, &changes)
+                .await?
+            {
                 log_steps(&steps, &changes);
                 return Ok(steps);
             }
@@ -139,9 +151,15 @@ impl SigningKeys {
         Err(OperationError::Contended)
     }
 
-    async fn change_for(&self, step: &Step, now: DateTime<Utc>) -> Result<SigningKeyChange, SigningError> {
+    async fn change_for(
+        &self,
+        step: &Step,
+        now: DateTime<Utc>,
+    ) -> Result<SigningKeyChange, SigningError> {
         Ok(match step.clone() {
-            Step::Create { activates_at } => SigningKeyChange::Insert(self.create(now, activates_at).await?),
+            Step::Create { activates_at } => {
+                SigningKeyChange::Insert(self.create(now, activates_at).await?)
+            }
             Step::Activate { kid, at } => SigningKeyChange::Activate { kid, at },
             Step::Revoke { kid, at } => SigningKeyChange::Revoke { kid, at },
             Step::ForgetPrivate { kid } => SigningKeyChange::ForgetPrivate { kid },
@@ -151,7 +169,11 @@ impl SigningKeys {
 
     /// Generates and seals a key of the configured algorithm (RSA generation is slow: it runs
     /// on the blocking pool).
-    async fn create(&self, now: DateTime<Utc>, activates_at: DateTime<Utc>) -> Result<StoredSigningKey, SigningError> {
+    async fn create(
+        &self,
+        now: DateTime<Utc>,
+        activates_at: DateTime<Utc>,
+    ) -> Result<StoredSigningKey, SigningError> {
         let alg = self.algorithm;
         let generated = tokio::task::spawn_blocking(move || keypair::generate(alg))
             .await
@@ -168,7 +190,11 @@ impl SigningKeys {
     }
 
     /// Loads the keyring for `now`, reusing the decoded key of `previous` when unchanged.
-    pub async fn load_keyring(&self, now: DateTime<Utc>, previous: Option<&Keyring>) -> Result<Keyring, SigningError> {
+    pub async fn load_keyring(
+        &self,
+        now: DateTime<Utc>,
+        previous: Option<&Keyring>,
+    ) -> Result<Keyring, SigningError> {
         let set = self.store.signing_keys().await?;
         Keyring::build(&set, &self.master, &self.policy, now, previous)
     }
@@ -176,7 +202,12 @@ impl SigningKeys {
     /// Keeps `handle` in step with the database until `shutdown` changes: every `refresh` it
     /// polls the epoch (one tiny read), and when the keys changed or a lifecycle boundary passed
     /// it runs maintenance and rebuilds the keyring. Errors are logged and retried next tick.
-    pub async fn follow(self, handle: KeyringHandle, refresh: std::time::Duration, mut shutdown: watch::Receiver<bool>) {
+    pub async fn follow(
+        self,
+        handle: KeyringHandle,
+        refresh: std::time::Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut tick = tokio::time::interval(refresh);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -191,7 +222,11 @@ impl SigningKeys {
     }
 
     /// One refresh: see [`SigningKeys::follow`].
-    pub async fn refresh_once(&self, handle: &KeyringHandle, now: DateTime<Utc>) -> Result<(), OperationError> {
+    pub async fn refresh_once(
+        &self,
+        handle: &KeyringHandle,
+        now: DateTime<Utc>,
+    ) -> Result<(), OperationError> {
         let loaded = handle.get();
         let epoch = self.store.signing_epoch().await?;
         if !loaded.is_stale(epoch, now) {
@@ -213,7 +248,11 @@ fn kid_of(keyring: &Keyring) -> Option<&str> {
 }
 
 /// Listing rows for stored keys at `now`.
-pub fn describe(keys: &[StoredSigningKey], now: DateTime<Utc>, policy: &Policy) -> Vec<SigningKeyInfo> {
+pub fn describe(
+    keys: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Vec<SigningKeyInfo> {
     lifecycle::classify(keys, now, policy)
         .into_iter()
         .map(|s| SigningKeyInfo {

@@ -82,10 +82,20 @@ pub struct SigningKeySet {
 pub enum SigningKeyChange {
     Insert(StoredSigningKey),
     /// Move a key's activation time (promote a `next` key now).
-    Activate { kid: String, at: DateTime<Utc> },
+    Activate {
+        kid: String,
+        at: DateTime<Utc>,
+    },
     /// Revoke a key and destroy its private part.
-    Revoke { kid: String, at: DateTime<Utc> },
+    Revoke {
+        kid: String,
+        at: DateTime<Utc>,
+    },
     /// Destroy the private part of a key that will never sign again.
-    ForgetPrivate { kid: String },
-    Delete { kid: String },
+    ForgetPrivate {
+        kid: String,
+    },
+    Delete {
+        kid: String,
+    },
 }

@@ -59,7 +59,8 @@ impl From<CredentialRow> for super::StoredCredential {
 
 /// The `env` column holds `live` or `test` (a CHECK constraint says so).
 fn env_of(text: &str) -> crate::oauth::credentials::KeyEnv {
-    crate::oauth::credentials::KeyEnv::parse(text).unwrap_or(crate::oauth::credentials::KeyEnv::Live)
+    crate::oauth::credentials::KeyEnv::parse(text)
+        .unwrap_or(crate::oauth::credentials::KeyEnv::Live)
 }
 
 /// Maps a unique or foreign-key violation to the store's own error; other errors pass through.

@@ -9,7 +9,11 @@ fn t(hours: i64) -> DateTime<Utc> {
 }
 
 fn policy() -> Policy {
-    Policy { ttl: 24 * HOUR, publish_ahead: HOUR, rotation_interval: 30 * 24 * HOUR }
+    Policy {
+        ttl: 24 * HOUR,
+        publish_ahead: HOUR,
+        rotation_interval: 30 * 24 * HOUR,
+    }
 }
 
 fn key(kid: &str, created: i64, activates: i64) -> StoredSigningKey {
@@ -25,7 +29,10 @@ fn key(kid: &str, created: i64, activates: i64) -> StoredSigningKey {
 }
 
 fn states(keys: &[StoredSigningKey], now: DateTime<Utc>) -> Vec<(String, KeyState)> {
-    classify(keys, now, &policy()).iter().map(|s| (s.key.kid.clone(), s.state)).collect()
+    classify(keys, now, &policy())
+        .iter()
+        .map(|s| (s.key.kid.clone(), s.state))
+        .collect()
 }
 
 fn s(kid: &str, state: KeyState) -> (String, KeyState) {
@@ -34,16 +41,30 @@ fn s(kid: &str, state: KeyState) -> (String, KeyState) {
 
 #[test]
 fn an_empty_store_gets_a_current_key_at_once() {
-    assert_eq!(plan_maintenance(&[], t(0), &policy()), [Step::Create { activates_at: t(0) }]);
+    assert_eq!(
+        plan_maintenance(&[], t(0), &policy()),
+        [Step::Create { activates_at: t(0) }]
+    );
 }
 
 #[test]
 fn a_staged_rotation_publishes_a_next_key_that_signs_after_publish_ahead() {
     let keys = [key("a", 0, 0)];
-    assert_eq!(plan_rotation(&keys, t(10), &policy(), false), [Step::Create { activates_at: t(11) }]);
+    assert_eq!(
+        plan_rotation(&keys, t(10), &policy(), false),
+        [Step::Create {
+            activates_at: t(11)
+        }]
+    );
     let keys = [key("a", 0, 0), key("b", 10, 11)];
-    assert_eq!(states(&keys, t(10)), [s("a", KeyState::Current), s("b", KeyState::Next)]);
-    assert_eq!(states(&keys, t(11)), [s("a", KeyState::Retired), s("b", KeyState::Current)]);
+    assert_eq!(
+        states(&keys, t(10)),
+        [s("a", KeyState::Current), s("b", KeyState::Next)]
+    );
+    assert_eq!(
+        states(&keys, t(11)),
+        [s("a", KeyState::Retired), s("b", KeyState::Current)]
+    );
 }
 
 #[test]
@@ -56,9 +77,18 @@ fn a_second_staged_rotation_while_one_is_pending_does_nothing() {
 fn an_immediate_rotation_promotes_the_pending_key_or_creates_one() {
     let keys = [key("a", 0, 0), key("b", 10, 11)];
     let at = t(10);
-    assert_eq!(plan_rotation(&keys, at, &policy(), true), [Step::Activate { kid: "b".into(), at }]);
+    assert_eq!(
+        plan_rotation(&keys, at, &policy(), true),
+        [Step::Activate {
+            kid: "b".into(),
+            at
+        }]
+    );
     let keys = [key("a", 0, 0)];
-    assert_eq!(plan_rotation(&keys, at, &policy(), true), [Step::Create { activates_at: at }]);
+    assert_eq!(
+        plan_rotation(&keys, at, &policy(), true),
+        [Step::Create { activates_at: at }]
+    );
 }
 
 #[test]
@@ -77,7 +107,10 @@ fn a_retired_key_stays_published_for_ttl_plus_leeway_then_expires() {
 #[test]
 fn maintenance_forgets_retired_private_keys_and_deletes_expired_ones() {
     let keys = [key("a", 0, 0), key("b", 10, 11)];
-    assert_eq!(plan_maintenance(&keys, t(12), &policy()), [Step::ForgetPrivate { kid: "a".into() }]);
+    assert_eq!(
+        plan_maintenance(&keys, t(12), &policy()),
+        [Step::ForgetPrivate { kid: "a".into() }]
+    );
     let steps = plan_maintenance(&keys, t(11 + 25), &policy());
     assert_eq!(steps, [Step::Delete { kid: "a".into() }]);
 }
@@ -87,10 +120,25 @@ fn revoking_the_current_key_hands_over_in_the_same_plan() {
     let keys = [key("a", 0, 0)];
     let at = t(5);
     let steps = plan_revoke(&keys, "a", at, &policy()).unwrap();
-    assert_eq!(steps, [Step::Revoke { kid: "a".into(), at }, Step::Create { activates_at: at }]);
+    assert_eq!(
+        steps,
+        [
+            Step::Revoke {
+                kid: "a".into(),
+                at
+            },
+            Step::Create { activates_at: at }
+        ]
+    );
     let keys = [key("a", 0, 0), key("b", 4, 6)];
     let steps = plan_revoke(&keys, "a", at, &policy()).unwrap();
-    assert_eq!(steps[1], Step::Activate { kid: "b".into(), at });
+    assert_eq!(
+        steps[1],
+        Step::Activate {
+            kid: "b".into(),
+            at
+        }
+    );
 }
 
 #[test]
@@ -99,7 +147,10 @@ fn a_revoked_key_is_not_published_and_never_signs() {
     a.revoked_at = Some(t(5));
     let b = key("b", 5, 5);
     let keys = [a, b];
-    assert_eq!(states(&keys, t(6)), [s("a", KeyState::Revoked), s("b", KeyState::Current)]);
+    assert_eq!(
+        states(&keys, t(6)),
+        [s("a", KeyState::Revoked), s("b", KeyState::Current)]
+    );
     assert!(!KeyState::Revoked.is_published());
 }
 
@@ -116,8 +167,14 @@ fn revoking_twice_or_an_unknown_kid_is_an_error() {
     let mut a = key("a", 0, 0);
     a.revoked_at = Some(t(1));
     let keys = [a, key("b", 1, 1)];
-    assert_eq!(plan_revoke(&keys, "a", t(2), &policy()), Err(LifecycleError::AlreadyRevoked("a".into())));
-    assert_eq!(plan_revoke(&keys, "zz", t(2), &policy()), Err(LifecycleError::UnknownKid("zz".into())));
+    assert_eq!(
+        plan_revoke(&keys, "a", t(2), &policy()),
+        Err(LifecycleError::AlreadyRevoked("a".into()))
+    );
+    assert_eq!(
+        plan_revoke(&keys, "zz", t(2), &policy()),
+        Err(LifecycleError::UnknownKid("zz".into()))
+    );
 }
 
 #[test]
@@ -127,7 +184,11 @@ fn a_retired_key_never_signs_again_when_its_successor_is_revoked() {
     let keys = [key("a", 0, 0), b, key("c", 12, 12)];
     assert_eq!(
         states(&keys, t(13)),
-        [s("a", KeyState::Retired), s("b", KeyState::Revoked), s("c", KeyState::Current)]
+        [
+            s("a", KeyState::Retired),
+            s("b", KeyState::Revoked),
+            s("c", KeyState::Current)
+        ]
     );
     // a retired when b took over, not when c did.
     assert_eq!(classify(&keys, t(13), &policy())[0].retired_at, Some(t(11)));
@@ -139,20 +200,33 @@ fn scheduled_rotation_publishes_ahead_of_the_interval() {
     let interval = 30 * 24;
     assert!(plan_maintenance(&keys, t(interval - 2), &policy()).is_empty());
     let steps = plan_maintenance(&keys, t(interval - 1), &policy());
-    assert_eq!(steps, [Step::Create { activates_at: t(interval) }]);
+    assert_eq!(
+        steps,
+        [Step::Create {
+            activates_at: t(interval)
+        }]
+    );
 }
 
 #[test]
 fn scheduled_rotation_after_downtime_still_publishes_ahead() {
     let keys = [key("a", 0, 0)];
     let now = t(40 * 24);
-    assert_eq!(plan_maintenance(&keys, now, &policy()), [Step::Create { activates_at: t(40 * 24 + 1) }]);
+    assert_eq!(
+        plan_maintenance(&keys, now, &policy()),
+        [Step::Create {
+            activates_at: t(40 * 24 + 1)
+        }]
+    );
 }
 
 #[test]
 fn rotation_interval_zero_turns_the_schedule_off() {
     let keys = [key("a", 0, 0)];
-    let off = Policy { rotation_interval: Duration::ZERO, ..policy() };
+    let off = Policy {
+        rotation_interval: Duration::ZERO,
+        ..policy()
+    };
     assert!(plan_maintenance(&keys, t(1000 * 24), &off).is_empty());
 }
 
@@ -161,7 +235,13 @@ fn a_pending_key_is_promoted_when_there_is_no_current_one() {
     let mut a = key("a", 0, 0);
     a.revoked_at = Some(t(1));
     let keys = [a, key("b", 1, 5)];
-    assert_eq!(plan_maintenance(&keys, t(2), &policy())[0], Step::Activate { kid: "b".into(), at: t(2) });
+    assert_eq!(
+        plan_maintenance(&keys, t(2), &policy())[0],
+        Step::Activate {
+            kid: "b".into(),
+            at: t(2)
+        }
+    );
 }
 
 #[test]

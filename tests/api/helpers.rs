@@ -1,0 +1,413 @@
+//! `TestApp`: a server with its own database, config file and master key, plus the helpers
+//! tests use to talk to it (`post_token`, `verify`, `cli`).
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::Value;
+use tokenmint::app::App;
+use tokenmint::config::Config;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use: `TOKENMINT_TEST_DATABASE_URL`, else the local `test` database.
+pub fn postgres_url() -> String {
+    std::env::var("TOKENMINT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Whether PostgreSQL answers; without it the PostgreSQL runs are skipped loudly, except in CI
+/// (`CI=true`), where a missing server fails the suite.
+async fn postgres_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    if let Some(known) = AVAILABLE.get() {
+        return *known;
+    }
+    let url = postgres_url();
+    let connected = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&url))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !connected {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "CI=true but PostgreSQL does not answer at {url}: the PostgreSQL tests may not be skipped in CI"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED: PostgreSQL tests — no server at {url}.\n*** Start PostgreSQL or set \
+             TOKENMINT_TEST_DATABASE_URL to run them (CI runs them always).\n"
+        );
+    }
+    *AVAILABLE.get_or_init(|| connected)
+}
+
+/// A fresh database for one test: a SQLite file in the test's folder, or a PostgreSQL schema of
+/// its own (dropped when the test ends), so tests run in parallel.
+struct TestDb {
+    url: String,
+    schema: Option<String>,
+}
+
+impl TestDb {
+    async fn create(backend: Backend, dir: &std::path::Path) -> Self {
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}/tokenmint.db", dir.display()),
+                schema: None,
+            },
+            Backend::Postgres => {
+                let schema = format!("tm_{}", uuid::Uuid::new_v4().simple());
+                let pool = sqlx::PgPool::connect(&postgres_url())
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create schema");
+                pool.close().await;
+                let separator = if postgres_url().contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                let url = format!(
+                    "{}{separator}options=-c%20search_path%3D{schema}",
+                    postgres_url()
+                );
+                Self {
+                    url,
+                    schema: Some(schema),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(schema) = self.schema.take() else {
+            return;
+        };
+        // Drop runs outside async: a short-lived runtime on its own thread does the clean-up.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// An API key as `keys create --json` prints it.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub client_id: String,
+    pub client_secret: String,
+    pub json: Value,
+}
+
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A tokenmint server and everything it needs, in a temporary folder.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT` of the running server.
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub http: reqwest::Client,
+    /// Held for its clean-up on drop.
+    _db: TestDb,
+    running: Option<Running>,
+}
+
+pub const ISSUER: &str = "https://issuer.test";
+pub const AUDIENCE: &str = "https://api.example.com";
+pub const OTHER_AUDIENCE: &str = "https://other.example.com";
+pub const THIRD_AUDIENCE: &str = "https://third.example.com";
+
+impl TestApp {
+    /// A running server on `backend` with extra TOML appended to its config; `None` when the
+    /// backend is unavailable outside CI.
+    pub async fn spawn_with(backend: Backend, extra_toml: &str) -> Option<Self> {
+        if backend == Backend::Postgres && !postgres_available().await {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDb::create(backend, dir.path()).await;
+        let config_path = dir.path().join("tokenmint.toml");
+        let config = format!(
+            "[server]\nbind = \"127.0.0.1:0\"\nissuer = \"{ISSUER}\"\n\
+             [database]\nurl = \"{}\"\n\
+             [token]\naudiences = [\"{OTHER_AUDIENCE}\", \"{THIRD_AUDIENCE}\"]\n\
+             [signing]\nrefresh = \"1s\"\nmaster_key_file = \"{}/keys/master.key\"\n{extra_toml}",
+            db.url,
+            dir.path().display(),
+        );
+        std::fs::write(&config_path, config).expect("write config");
+        let mut app = Self {
+            base: String::new(),
+            dir,
+            config_path,
+            http: reqwest::Client::new(),
+            _db: db,
+            running: None,
+        };
+        app.start().await;
+        Some(app)
+    }
+
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, "").await
+    }
+
+    /// The configuration the server and the CLI read.
+    pub fn config(&self) -> Config {
+        Config::load_from(Some(&self.config_path), &[])
+            .expect("test config loads")
+            .config
+    }
+
+    async fn start(&mut self) {
+        let app = App::build(self.config()).await.expect("server builds");
+        self.base = format!("http://{}", app.local_addr().expect("bound"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = stopped.await;
+        }));
+        self.running = Some(Running { stop, task });
+    }
+
+    /// Stops the server gracefully (in-flight requests finish, usage is flushed).
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.stop.send(());
+            running
+                .task
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+
+    /// Stops and starts the server on the same database and master key.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Runs the `tokenmint` binary with this app's config.
+    pub async fn cli(&self, args: &[&str]) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("TOKENMINT_MASTER_KEY")
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .expect("run tokenmint")
+    }
+
+    /// Runs the CLI, requires success, and returns stdout.
+    pub async fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args).await;
+        assert!(
+            out.status.success(),
+            "tokenmint {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs the CLI with `--json` appended and parses stdout.
+    pub async fn cli_json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.cli_ok(&args).await).expect("JSON output")
+    }
+
+    /// Creates team `acme` if needed and a key in it; `extra` adds `keys create` flags.
+    pub async fn create_key(&self, extra: &[&str]) -> Key {
+        let _ = self.cli(&["teams", "create", "acme"]).await;
+        let mut args = vec!["keys", "create", "--team", "acme", "--label", "test-key"];
+        args.extend_from_slice(extra);
+        let json = self.cli_json(&args).await;
+        Key {
+            client_id: json["client_id"].as_str().expect("client_id").to_string(),
+            client_secret: json["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_string(),
+            json,
+        }
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/api/oauth/token", self.base)
+    }
+
+    /// A token request with HTTP Basic client authentication and a form body.
+    pub async fn post_token(&self, key: &Key, form: &str) -> reqwest::Response {
+        self.http
+            .post(self.token_url())
+            .header("authorization", basic(&key.client_id, &key.client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// A token request with a raw form body and no Authorization header.
+    pub async fn post_form(&self, form: &str) -> reqwest::Response {
+        self.http
+            .post(self.token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// Gets a token with Basic auth, requiring 200, and returns the response body.
+    pub async fn token(&self, key: &Key, form: &str) -> Value {
+        let response = self.post_token(key, form).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON body");
+        assert_eq!(status, 200, "token request failed: {body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn jwks(&self) -> JwkSet {
+        self.get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .expect("JWKS")
+    }
+
+    pub async fn jwks_kids(&self) -> Vec<String> {
+        self.jwks()
+            .await
+            .keys
+            .iter()
+            .filter_map(|k| k.common.key_id.clone())
+            .collect()
+    }
+
+    /// Verifies an access token the way a resource server would: the JWKS over HTTP, the
+    /// signature, `iss`, `aud`, `exp`. Returns the claims, or why it did not verify.
+    pub async fn verify(&self, token: &str, audience: &str) -> Result<Value, String> {
+        verify_with(&self.jwks().await, token, audience)
+    }
+
+    /// Polls `check` until it holds or `timeout` passes.
+    pub async fn eventually<F, Fut>(&self, timeout: Duration, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if check().await {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Verifies `token` against `jwks` with jsonwebtoken.
+pub fn verify_with(jwks: &JwkSet, token: &str, audience: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| format!("kid {kid} not in the JWKS"))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    let data =
+        jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| e.to_string())?;
+    Ok(data.claims)
+}
+
+/// The decoded JOSE header of a JWT, as JSON.
+pub fn jwt_header(token: &str) -> Value {
+    let part = token.split('.').next().expect("header part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON header")
+}
+
+/// `Authorization: Basic` per RFC 6749 §2.3.1 (parts form-urlencoded, then base64).
+pub fn basic(id: &str, secret: &str) -> String {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
+    )
+}
+
+/// Runs each listed `async fn(TestApp)` once per backend: `sqlite::name` and `postgres::name`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+                    super::$name(app.expect("SQLite is always available")).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,211 @@
+//! The real `tokenmint serve` process: first start in an empty folder, what it logs, and how it
+//! refuses a wrong master key.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{AUDIENCE, TestApp, basic, verify_with};
+
+/// A `tokenmint serve` child process whose stderr is collected.
+struct ServeProcess {
+    child: Child,
+    addr: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// Starts `tokenmint serve` in `dir` with `args` before `serve`, and waits for it to listen.
+    async fn start(
+        dir: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tokenmint"));
+        command
+            .args(args)
+            .arg("serve")
+            .current_dir(dir)
+            .env_remove("TOKENMINT_MASTER_KEY")
+            .env("RUST_LOG", "debug")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().map_err(|e| e.to_string())?;
+        let mut lines = BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let line = tokio::time::timeout_at(deadline, lines.next_line()).await;
+            let Ok(Ok(Some(line))) = line else {
+                let log = log.lock().unwrap().clone();
+                return Err(format!(
+                    "tokenmint exited or stalled before listening; log:\n{log}"
+                ));
+            };
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(rest) = line.split("tokenmint listening").nth(1) {
+                break rest.split("addr=").nth(1).unwrap_or("").trim().to_string();
+            }
+        };
+        let sink = std::sync::Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        Ok(Self { child, addr, log })
+    }
+
+    async fn stop(mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// Runs the binary in `dir` with `args` and returns (success, stdout, stderr).
+async fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tokenmint"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TOKENMINT_MASTER_KEY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().await.unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).to_string();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test]
+async fn first_start_in_an_empty_folder_bootstraps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path(), &[], &[("TOKENMINT_BIND", "127.0.0.1:0")])
+        .await
+        .unwrap();
+    assert!(
+        dir.path().join("data/tokenmint.db").is_file(),
+        "the SQLite database is created"
+    );
+    let master = dir.path().join("keys/master.key");
+    assert!(master.is_file(), "the master key is created");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&master).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let ready = reqwest::get(format!("http://{}/readyz", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "a signing key exists from the first start"
+    );
+    let log = server.stop().await;
+    assert!(
+        log.contains("tokenmint teams create"),
+        "the log says what to do next:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_is_a_clear_error_not_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TOKENMINT_BIND", "127.0.0.1:0")];
+    let (ok, _, stderr) = run(dir.path(), &["signing-keys", "list"], &env).await;
+    assert!(ok, "{stderr}");
+    let master = dir.path().join("keys/master.key");
+    let original = std::fs::read(&master).unwrap();
+    let other = "A".repeat(43) + "=";
+    let (ok, _, stderr) = run(
+        dir.path(),
+        &["signing-keys", "list"],
+        &[("TOKENMINT_MASTER_KEY", &other)],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("master key does not open"), "{stderr}");
+    std::fs::remove_file(&master).unwrap();
+    let (ok, _, stderr) = run(dir.path(), &["signing-keys", "list"], &env).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("master key file") && stderr.contains("missing"),
+        "{stderr}"
+    );
+    assert!(!master.exists(), "no silent new master key");
+    std::fs::write(&master, original).unwrap();
+    let (ok, _, stderr) = run(dir.path(), &["signing-keys", "list"], &env).await;
+    assert!(ok, "{stderr}");
+}
+
+/// A full run: key created, token issued, wrong secret tried, key deleted — and neither a
+/// secret nor a token appears in the server's debug-level log.
+async fn server_logs_never_contain_secrets_or_tokens(app: TestApp) {
+    let config = app.config_path.to_str().unwrap().to_string();
+    let server = ServeProcess::start(app.dir.path(), &["--config", &config], &[])
+        .await
+        .unwrap();
+    let key = app.create_key(&[]).await;
+    let url = format!("http://{}/api/oauth/token", server.addr);
+    let authorization = basic(&key.client_id, &key.client_secret);
+    let http = reqwest::Client::new();
+    let response = http
+        .post(&url)
+        .header("authorization", &authorization)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let jwks = http
+        .get(format!("http://{}/.well-known/jwks.json", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert!(verify_with(&jwks.json().await.unwrap(), &token, AUDIENCE).is_ok());
+    let wrong = http
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &key.client_id),
+            ("client_secret", "dh_secret_wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    app.cli_ok(&["keys", "delete", &key.client_id]).await;
+    let log = server.stop().await;
+    assert!(log.contains("tokenmint listening"), "the log was captured");
+    for secret in [
+        key.client_secret.as_str(),
+        authorization.as_str(),
+        token.as_str(),
+        "dh_secret_wrong",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the log holds a secret or token:\n{log}"
+        );
+    }
+    let master = std::fs::read_to_string(app.dir.path().join("keys/master.key")).unwrap();
+    assert!(!log.contains(master.trim()), "the log holds the master key");
+}
+
+backend_tests!(server_logs_never_contain_secrets_or_tokens);
