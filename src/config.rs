@@ -62,7 +62,7 @@ pub struct DatabaseConfig {
     pub url: String,
     /// The most connections the pool opens.
     pub max_connections: u32,
-    /// How long a query waits for a free connection before the request fails with 503.
+    /// How long a request waits for the database (a connection, then its answer) before 503.
     #[serde(with = "duration")]
     pub acquire_timeout: Duration,
 }

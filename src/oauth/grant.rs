@@ -67,6 +67,8 @@ pub struct TokenIssuer {
     usage: UsageRecorder,
     keyring: KeyringHandle,
     issuer: String,
+    /// The longest the token path waits for the database before answering 503.
+    db_timeout: std::time::Duration,
     ttl_secs: i64,
     default_audience: String,
     audiences: HashSet<String>,
@@ -86,6 +88,7 @@ impl TokenIssuer {
             usage,
             keyring,
             issuer: config.server.issuer.clone(),
+            db_timeout: config.database.acquire_timeout,
             ttl_secs: i64::try_from(config.token.ttl.as_secs()).unwrap_or(i64::MAX),
             default_audience: config.token.audience.clone(),
             audiences: config.token.allowed_audiences().map(String::from).collect(),
@@ -163,10 +166,11 @@ impl TokenIssuer {
         if crate::oauth::credentials::ClientId::parse(client_id).is_none() {
             return Err(OAuthError::client_auth_failed());
         }
-        let key = self
-            .store
-            .credential(client_id)
+        // Bounded even when the network to the database drops packets instead of refusing.
+        let lookup = tokio::time::timeout(self.db_timeout, self.store.credential(client_id));
+        let key = lookup
             .await
+            .map_err(|_| database_unavailable())?
             .map_err(store_failure)?
             .ok_or_else(OAuthError::client_auth_failed)?;
         if key.expires_at.is_some_and(|t| t <= now) {
@@ -262,4 +266,8 @@ fn store_failure(error: StoreError) -> OAuthError {
             OAuthError::ServerError
         }
     }
+}
+
+fn database_unavailable() -> OAuthError {
+    OAuthError::TemporarilyUnavailable("the issuer's database is unavailable; retry shortly".into())
 }

@@ -42,14 +42,33 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => Self::Unavailable(error),
-            other => Self::Database(other),
+        if is_unavailable(&error) {
+            Self::Unavailable(error)
+        } else {
+            Self::Database(error)
         }
+    }
+}
+
+/// Errors that mean "the database cannot be reached or is overloaded now", worth a retry: the
+/// pool or the connection failed (a protocol error is a connection cut mid-conversation),
+/// PostgreSQL's connection-exception and shutdown SQLSTATEs (08xxx, 57P0x, 53300), and SQLite's
+/// BUSY and LOCKED codes.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("57P0")
+                || code == "53300"
+                || matches!(code.as_ref(), "5" | "6" | "261" | "517" | "773")
+        }),
+        _ => false,
     }
 }
 

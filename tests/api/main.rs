@@ -8,6 +8,7 @@ mod helpers;
 
 mod cli;
 mod lifecycle;
+mod nodes;
 mod process;
 mod token;
 mod token_errors;

@@ -1,75 +1,9 @@
 //! The real `tokenmint serve` process: first start in an empty folder, what it logs, and how it
 //! refuses a wrong master key.
 
-use std::process::Stdio;
-use std::time::Duration;
+use tokio::process::Command;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-use crate::helpers::{AUDIENCE, TestApp, basic, verify_with};
-
-/// A `tokenmint serve` child process whose stderr is collected.
-struct ServeProcess {
-    child: Child,
-    addr: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl ServeProcess {
-    /// Starts `tokenmint serve` in `dir` with `args` before `serve`, and waits for it to listen.
-    async fn start(
-        dir: &std::path::Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Result<Self, String> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tokenmint"));
-        command
-            .args(args)
-            .arg("serve")
-            .current_dir(dir)
-            .env_remove("TOKENMINT_MASTER_KEY")
-            .env("RUST_LOG", "debug")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().map_err(|e| e.to_string())?;
-        let mut lines = BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let line = tokio::time::timeout_at(deadline, lines.next_line()).await;
-            let Ok(Ok(Some(line))) = line else {
-                let log = log.lock().unwrap().clone();
-                return Err(format!(
-                    "tokenmint exited or stalled before listening; log:\n{log}"
-                ));
-            };
-            log.lock().unwrap().push_str(&format!("{line}\n"));
-            if let Some(rest) = line.split("tokenmint listening").nth(1) {
-                break rest.split("addr=").nth(1).unwrap_or("").trim().to_string();
-            }
-        };
-        let sink = std::sync::Arc::clone(&log);
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
-            }
-        });
-        Ok(Self { child, addr, log })
-    }
-
-    async fn stop(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.log.lock().unwrap().clone()
-    }
-}
+use crate::helpers::{AUDIENCE, ServeProcess, TestApp, basic, verify_with};
 
 /// Runs the binary in `dir` with `args` and returns (success, stdout, stderr).
 async fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
