@@ -47,9 +47,14 @@ async fn postgres_available() -> bool {
                 "CI=true but PostgreSQL does not answer at {url}: the PostgreSQL tests may not be skipped in CI"
             );
         }
-        eprintln!(
-            "\n*** SKIPPED: PostgreSQL tests — no server at {url}.\n*** Start PostgreSQL or set \
-             TOKENMINT_TEST_DATABASE_URL to run them (CI runs them always).\n"
+        // Written to the stderr handle, not with eprintln!, which the test harness captures.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "\n*** SKIPPED: PostgreSQL tests — no server at {url}.\n*** Start PostgreSQL or set \
+                 TOKENMINT_TEST_DATABASE_URL to run them (CI runs them always).\n\n"
+            )
+            .as_bytes(),
         );
     }
     *AVAILABLE.get_or_init(|| connected)
