@@ -106,6 +106,10 @@ pub struct SigningConfig {
     /// How soon a server sees signing-key changes made elsewhere.
     #[serde(with = "duration")]
     pub refresh: Duration,
+    /// How long a retired key stays published after its last token can have expired, for clock
+    /// skew between tokenmint and resource servers.
+    #[serde(with = "duration")]
+    pub retire_leeway: Duration,
     /// The master key's file, used when `TOKENMINT_MASTER_KEY` is not set.
     pub master_key_file: PathBuf,
 }
@@ -199,6 +203,7 @@ impl Default for SigningConfig {
             publish_ahead: Duration::from_secs(3600),
             jwks_max_age: Duration::from_secs(300),
             refresh: Duration::from_secs(5),
+            retire_leeway: Duration::from_secs(300),
             master_key_file: PathBuf::from("keys/master.key"),
         }
     }
@@ -414,8 +419,8 @@ fn validate_database(db: &DatabaseConfig) -> Result<(), ConfigError> {
 
 impl TokenConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.ttl < Duration::from_secs(60) {
-            return Err(ConfigError::setting("token.ttl", "must be at least 1m"));
+        if self.ttl < Duration::from_secs(1) {
+            return Err(ConfigError::setting("token.ttl", "must be at least 1s"));
         }
         let audiences = std::iter::once(&self.audience).chain(&self.audiences);
         for (i, audience) in audiences.enumerate() {

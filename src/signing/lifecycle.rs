@@ -18,10 +18,6 @@ use serde::Serialize;
 
 use crate::store::StoredSigningKey;
 
-/// Extra time a retired key stays published after the last token it signed can have expired,
-/// for clock skew between issuer and resource servers.
-pub const RETIREMENT_LEEWAY: Duration = Duration::from_secs(300);
-
 /// The settings the lifecycle depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -29,6 +25,9 @@ pub struct Policy {
     pub publish_ahead: Duration,
     /// Zero: no automatic rotation.
     pub rotation_interval: Duration,
+    /// Extra time a retired key stays published after the last token it signed can have
+    /// expired, for clock skew between issuer and resource servers.
+    pub retire_leeway: Duration,
 }
 
 /// A key's state at a given time.
@@ -109,7 +108,7 @@ pub fn classify<'a>(
         .rev()
         .find(|k| k.activates_at <= now && k.revoked_at.is_none())
         .map(|k| k.kid.as_str());
-    let keep = policy.ttl + RETIREMENT_LEEWAY;
+    let keep = policy.ttl + policy.retire_leeway;
     sorted
         .iter()
         .enumerate()

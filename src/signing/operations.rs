@@ -70,6 +70,7 @@ impl Policy {
             ttl: config.token.ttl,
             publish_ahead: config.signing.publish_ahead,
             rotation_interval: config.signing.rotation_interval,
+            retire_leeway: config.signing.retire_leeway,
         }
     }
 }

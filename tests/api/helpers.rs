@@ -147,6 +147,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub http: reqwest::Client,
+    /// Setting overrides, as environment variables.
+    env: Vec<(String, String)>,
     /// Held for its clean-up on drop.
     _db: TestDb,
     running: Option<Running>,
@@ -158,9 +160,10 @@ pub const OTHER_AUDIENCE: &str = "https://other.example.com";
 pub const THIRD_AUDIENCE: &str = "https://third.example.com";
 
 impl TestApp {
-    /// A running server on `backend` with extra TOML appended to its config; `None` when the
-    /// backend is unavailable outside CI.
-    pub async fn spawn_with(backend: Backend, extra_toml: &str) -> Option<Self> {
+    /// A running server on `backend` whose settings `env` overrides (`TOKENMINT_…` variables,
+    /// given to the server and to every CLI call); `None` when the backend is unavailable
+    /// outside CI.
+    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<Self> {
         if backend == Backend::Postgres && !postgres_available().await {
             return None;
         }
@@ -171,7 +174,7 @@ impl TestApp {
             "[server]\nbind = \"127.0.0.1:0\"\nissuer = \"{ISSUER}\"\n\
              [database]\nurl = \"{}\"\n\
              [token]\naudiences = [\"{OTHER_AUDIENCE}\", \"{THIRD_AUDIENCE}\"]\n\
-             [signing]\nrefresh = \"1s\"\nmaster_key_file = \"{}/keys/master.key\"\n{extra_toml}",
+             [signing]\nrefresh = \"1s\"\nmaster_key_file = \"{}/keys/master.key\"\n",
             db.url,
             dir.path().display(),
         );
@@ -181,6 +184,10 @@ impl TestApp {
             dir,
             config_path,
             http: reqwest::Client::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _db: db,
             running: None,
         };
@@ -189,12 +196,12 @@ impl TestApp {
     }
 
     pub async fn spawn(backend: Backend) -> Option<Self> {
-        Self::spawn_with(backend, "").await
+        Self::spawn_with(backend, &[]).await
     }
 
     /// The configuration the server and the CLI read.
     pub fn config(&self) -> Config {
-        Config::load_from(Some(&self.config_path), &[])
+        Config::load_from(Some(&self.config_path), &self.env)
             .expect("test config loads")
             .config
     }
@@ -236,6 +243,7 @@ impl TestApp {
             .current_dir(self.dir.path())
             .env_remove("TOKENMINT_MASTER_KEY")
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .await
             .expect("run tokenmint")
@@ -471,6 +479,31 @@ pub fn basic(id: &str, secret: &str) -> String {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
     )
+}
+
+/// Like `backend_tests!`, with setting overrides: `backend_tests_with!([("TOKENMINT_…", "…")], name, …)`.
+macro_rules! backend_tests_with {
+    ($env:expr, $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, &$env).await;
+                    super::$name(app.expect("SQLite is always available")).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Postgres, &$env).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// Runs each listed `async fn(TestApp)` once per backend: `sqlite::name` and `postgres::name`.

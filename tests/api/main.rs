@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod algorithms;
 mod cli;
 mod lifecycle;
 mod nodes;

@@ -3,6 +3,7 @@ use chrono::TimeZone;
 use super::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
+const LEEWAY: Duration = Duration::from_secs(300);
 
 fn t(hours: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(hours)
@@ -13,6 +14,7 @@ fn policy() -> Policy {
         ttl: 24 * HOUR,
         publish_ahead: HOUR,
         rotation_interval: 30 * 24 * HOUR,
+        retire_leeway: LEEWAY,
     }
 }
 
@@ -96,7 +98,7 @@ fn a_retired_key_stays_published_for_ttl_plus_leeway_then_expires() {
     let keys = [key("a", 0, 0), key("b", 10, 11)];
     let status = classify(&keys, t(12), &policy());
     assert_eq!(status[0].retired_at, Some(t(11)));
-    let removal = t(11 + 24) + chrono::Duration::from_std(RETIREMENT_LEEWAY).unwrap();
+    let removal = t(11 + 24) + chrono::Duration::from_std(LEEWAY).unwrap();
     assert_eq!(status[0].removed_after, Some(removal));
     assert_eq!(states(&keys, removal)[0], s("a", KeyState::Retired));
     let later = removal + chrono::Duration::seconds(1);
