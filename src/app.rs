@@ -50,11 +50,13 @@ pub async fn open_signing(config: &Config) -> anyhow::Result<SigningKeys> {
     }
     let signing = SigningKeys {
         store,
-        master: Arc::new(master),
+        master: Arc::new(arc_swap::ArcSwap::from_pointee(master)),
+        master_file: (source != MasterKeySource::Environment).then(|| file.clone()),
         policy: Policy::from_config(config),
         algorithm: config.signing.algorithm,
     };
     signing.check_master_key(&set)?;
+    signing.record_master_check().await?;
     Ok(signing)
 }
 

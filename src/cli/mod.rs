@@ -15,6 +15,7 @@ use crate::app::{App, open_signing, shutdown_signal};
 use crate::config::{Config, LogFormat, duration};
 use crate::manage::{self, NewKeyRequest};
 use crate::oauth::credentials::KeyEnv;
+use crate::signing::master_key::MasterKey;
 use crate::store;
 
 /// An OAuth 2.0 client-credentials token issuer.
@@ -43,6 +44,16 @@ enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand)]
     SigningKeys(SigningKeysCommand),
+    /// Manage the master key that seals private signing keys.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Re-seal every private signing key under a new master key, in one transaction. With a key
+    /// file, the file is replaced; with TOKENMINT_MASTER_KEY, the new value is printed.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Teams(command) => teams(&config, command, now).await,
         Command::Keys(command) => keys(&config, command, now).await,
         Command::SigningKeys(command) => signing_keys(&config, command, now).await,
+        Command::MasterKey(MasterKeyCommand::Rotate) => rotate_master_key(&config).await,
     }
 }
 
@@ -251,6 +263,46 @@ async fn signing_keys(
             print::revocation(&kid, &steps, &signing.list(now).await?);
         }
     }
+    Ok(())
+}
+
+/// Writes the new key beside the old file first, re-seals in the database, then renames it over
+/// the old file: a crash in between leaves the new key in `<file>.new`, never lost.
+async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
+    let signing = open_signing(config).await?;
+    let new = MasterKey::generate()?;
+    let Some(file) = signing.master_file.clone() else {
+        let resealed = signing.rotate_master(&new).await?;
+        println!("{}", new.to_base64().as_str());
+        eprintln!(
+            "master key rotated: {resealed} signing keys re-sealed. The new key is printed above: \
+             set TOKENMINT_MASTER_KEY to it on every node and restart them; the old value opens \
+             nothing any more."
+        );
+        return Ok(());
+    };
+    let mut pending = file.clone().into_os_string();
+    pending.push(".new");
+    let pending = PathBuf::from(pending);
+    new.write_new_file(&pending).with_context(|| {
+        format!(
+            "{} exists: a rotation may have been interrupted; see keys/README.md",
+            pending.display()
+        )
+    })?;
+    let resealed = signing.rotate_master(&new).await?;
+    std::fs::rename(&pending, &file).with_context(|| {
+        format!(
+            "re-sealed, but could not move {} over {}",
+            pending.display(),
+            file.display()
+        )
+    })?;
+    println!(
+        "master key rotated: {resealed} signing keys re-sealed under the new key in {}; running \
+         servers reading that file pick it up within signing.refresh. The old key opens nothing.",
+        file.display()
+    );
     Ok(())
 }
 

@@ -60,6 +60,12 @@ pub enum SigningError {
          sealed with (check TOKENMINT_MASTER_KEY or signing.master_key_file)"
     )]
     WrongMasterKey { kid: String },
+    #[error(
+        "this master key is not the one the signing keys are sealed under: check \
+         TOKENMINT_MASTER_KEY or signing.master_key_file (after an interrupted `master-key \
+         rotate`, the new key is in the key file's `.new` sibling)"
+    )]
+    MasterKeyChanged,
     #[error("signing failed")]
     Sign,
     #[error("{0}")]

@@ -6,8 +6,10 @@
 //! node) got there first, it reads again and re-plans, so two rotations started at the same
 //! moment produce one new key.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -27,7 +29,10 @@ const MAX_ATTEMPTS: usize = 8;
 #[derive(Clone)]
 pub struct SigningKeys {
     pub store: Arc<dyn Store>,
-    pub master: Arc<MasterKey>,
+    /// Swappable: a server reloads it from its file after a master-key rotation.
+    pub master: Arc<ArcSwap<MasterKey>>,
+    /// The file the master key came from (`None` when it came from the environment).
+    pub master_file: Option<PathBuf>,
     pub policy: Policy,
     /// The algorithm of keys created from now on.
     pub algorithm: Algorithm,
@@ -76,6 +81,96 @@ impl Policy {
 }
 
 impl SigningKeys {
+    /// The master key now.
+    pub fn master(&self) -> Arc<MasterKey> {
+        self.master.load_full()
+    }
+
+    /// Refuses to write when the stored keys are sealed under another master key.
+    fn ensure_master_matches(&self, set: &SigningKeySet) -> Result<(), SigningError> {
+        match &set.master_key_check {
+            Some(stored) if *stored != self.master().check_value() => {
+                Err(SigningError::MasterKeyChanged)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the master key's check value if none is recorded yet (first start, or a database
+    /// from before check values existed); refuses a master key that is not the recorded one.
+    pub async fn record_master_check(&self) -> Result<(), OperationError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let set = self.store.signing_keys().await?;
+            self.ensure_master_matches(&set)?;
+            if set.master_key_check.is_some() {
+                return Ok(());
+            }
+            let change = SigningKeyChange::SetMasterKeyCheck(self.master().check_value());
+            if self
+                .store
+                .apply_signing_changes(set.epoch, &[change])
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(OperationError::Contended)
+    }
+
+    /// Re-seals every private signing key under `new` and records its check value, in one
+    /// transaction. Returns how many keys were re-sealed.
+    pub async fn rotate_master(&self, new: &MasterKey) -> Result<usize, OperationError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let set = self.store.signing_keys().await?;
+            self.ensure_master_matches(&set)?;
+            let old = self.master();
+            let mut changes = Vec::new();
+            for key in &set.keys {
+                if let Some(sealed) = &key.sealed_private {
+                    let private = old.open(&key.kid, sealed)?;
+                    let sealed = new.seal(&key.kid, &private)?;
+                    changes.push(SigningKeyChange::Reseal {
+                        kid: key.kid.clone(),
+                        sealed,
+                    });
+                }
+            }
+            let resealed = changes.len();
+            changes.push(SigningKeyChange::SetMasterKeyCheck(new.check_value()));
+            if self
+                .store
+                .apply_signing_changes(set.epoch, &changes)
+                .await?
+            {
+                tracing::info!(resealed, "master key rotated");
+                return Ok(resealed);
+            }
+        }
+        Err(OperationError::Contended)
+    }
+
+    /// After a master-key rotation elsewhere: reads the master key file again and takes the new
+    /// key if it is the one the database records. A key from the environment cannot change
+    /// under a running process: that node needs a restart with the new value.
+    async fn follow_master_key(&self) -> Result<(), SigningError> {
+        let set = self.store.signing_keys().await?;
+        if self.ensure_master_matches(&set).is_ok() {
+            return Ok(());
+        }
+        let Some(file) = &self.master_file else {
+            return Err(SigningError::MasterKeyChanged);
+        };
+        let text = tokio::fs::read_to_string(file)
+            .await
+            .map_err(|e| SigningError::MasterKey(format!("cannot read {}: {e}", file.display())))?;
+        let reloaded = MasterKey::from_base64(&text, &file.display().to_string())?;
+        if set.master_key_check.as_deref() != Some(reloaded.check_value().as_str()) {
+            return Err(SigningError::MasterKeyChanged);
+        }
+        self.master.store(Arc::new(reloaded));
+        tracing::info!(file = %file.display(), "master key reloaded after a rotation");
+        Ok(())
+    }
     /// Applies what the lifecycle says is due now (first key, scheduled rotation, clean-up).
     /// Returns the steps taken.
     pub async fn maintain(&self, now: DateTime<Utc>) -> Result<Vec<Step>, OperationError> {
@@ -113,12 +208,14 @@ impl SigningKeys {
         Ok(describe(&set.keys, now, &self.policy))
     }
 
-    /// Checks that the master key opens every sealed key, so a wrong master key is reported at
-    /// start, not at the first rotation.
+    /// Checks that the master key is the recorded one and opens every sealed key, so a wrong
+    /// master key is reported at start, not at the first rotation.
     pub fn check_master_key(&self, set: &SigningKeySet) -> Result<(), SigningError> {
+        self.ensure_master_matches(set)?;
+        let master = self.master();
         for key in &set.keys {
             if let Some(sealed) = &key.sealed_private {
-                self.master.open(&key.kid, sealed)?;
+                master.open(&key.kid, sealed)?;
             }
         }
         Ok(())
@@ -132,6 +229,7 @@ impl SigningKeys {
     ) -> Result<Vec<Step>, OperationError> {
         for _ in 0..MAX_ATTEMPTS {
             let set = self.store.signing_keys().await?;
+            self.ensure_master_matches(&set)?;
             let steps = plan(&set.keys)?;
             if steps.is_empty() {
                 return Ok(steps);
@@ -180,7 +278,7 @@ impl SigningKeys {
             .await
             .map_err(|e| SigningError::Generate(e.to_string()))??;
         Ok(StoredSigningKey {
-            sealed_private: Some(self.master.seal(&generated.kid, &generated.pkcs8)?),
+            sealed_private: Some(self.master().seal(&generated.kid, &generated.pkcs8)?),
             kid: generated.kid,
             alg: alg.as_str().to_string(),
             public_jwk: generated.public_jwk,
@@ -197,7 +295,7 @@ impl SigningKeys {
         previous: Option<&Keyring>,
     ) -> Result<Keyring, SigningError> {
         let set = self.store.signing_keys().await?;
-        Keyring::build(&set, &self.master, &self.policy, now, previous)
+        Keyring::build(&set, &self.master(), &self.policy, now, previous)
     }
 
     /// Keeps `handle` in step with the database until `shutdown` changes: every `refresh` it
@@ -233,6 +331,7 @@ impl SigningKeys {
         if !loaded.is_stale(epoch, now) {
             return Ok(());
         }
+        self.follow_master_key().await?;
         self.maintain(now).await?;
         let keyring = self.load_keyring(now, Some(&loaded)).await?;
         let (old_kid, new_kid) = (kid_of(&loaded), kid_of(&keyring));

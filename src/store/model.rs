@@ -70,11 +70,13 @@ pub struct StoredSigningKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Every stored signing key, and the epoch that changes with each write to them.
+/// Every stored signing key, the epoch that changes with each write to them, and the check
+/// value of the master key they are sealed under (`None` until first recorded).
 #[derive(Debug, Clone, Default)]
 pub struct SigningKeySet {
     pub epoch: i64,
     pub keys: Vec<StoredSigningKey>,
+    pub master_key_check: Option<String>,
 }
 
 /// One change to the signing keys; a list of them is applied in one transaction.
@@ -98,4 +100,11 @@ pub enum SigningKeyChange {
     Delete {
         kid: String,
     },
+    /// Replace a key's sealed private part (master-key rotation).
+    Reseal {
+        kid: String,
+        sealed: Vec<u8>,
+    },
+    /// Record the check value of the master key everything is sealed under.
+    SetMasterKeyCheck(String),
 }

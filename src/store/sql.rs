@@ -191,9 +191,10 @@ macro_rules! impl_store {
 
             async fn signing_keys(&self) -> Result<$crate::store::SigningKeySet, $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM signing_epoch WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let (epoch, master_key_check): (i64, Option<String>) =
+                    sqlx::query_as("SELECT epoch, master_key_check FROM signing_epoch WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await?;
                 let keys = sqlx::query_as(
                     "SELECT kid, alg, public_jwk, sealed_private, created_at, activates_at, \
                      revoked_at FROM signing_keys ORDER BY activates_at, created_at, kid",
@@ -201,7 +202,7 @@ macro_rules! impl_store {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok($crate::store::SigningKeySet { epoch, keys })
+                Ok($crate::store::SigningKeySet { epoch, keys, master_key_check })
             }
 
             async fn apply_signing_changes(
@@ -249,6 +250,15 @@ macro_rules! impl_store {
                         }
                         Change::Delete { kid } => {
                             sqlx::query("DELETE FROM signing_keys WHERE kid = $1").bind(kid)
+                        }
+                        Change::Reseal { kid, sealed } => {
+                            sqlx::query("UPDATE signing_keys SET sealed_private = $1 WHERE kid = $2")
+                                .bind(sealed)
+                                .bind(kid)
+                        }
+                        Change::SetMasterKeyCheck(check) => {
+                            sqlx::query("UPDATE signing_epoch SET master_key_check = $1 WHERE id = 1")
+                                .bind(check)
                         }
                     };
                     query.execute(&mut *tx).await?;

@@ -144,7 +144,57 @@ async fn revoking_an_unknown_kid_is_a_clear_error(app: TestApp) {
     );
 }
 
+async fn master_key_rotation_keeps_tokens_valid_and_retires_the_old_master_key(mut app: TestApp) {
+    let key = app.create_key(&[]).await;
+    let before = access_token(&app.token(&key, "grant_type=client_credentials").await);
+    let file = app.dir.path().join("keys/master.key");
+    let old_master = std::fs::read_to_string(&file).unwrap();
+    let out = app.cli_ok(&["master-key", "rotate"]).await;
+    assert!(out.contains("re-sealed"), "{out}");
+    let new_master = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(old_master, new_master);
+    assert!(!app.dir.path().join("keys/master.key.new").exists());
+    assert!(
+        app.verify(&before, AUDIENCE).await.is_ok(),
+        "signing keys did not change"
+    );
+
+    // The old master key opens nothing any more.
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args([
+            "--config",
+            app.config_path.to_str().unwrap(),
+            "signing-keys",
+            "list",
+        ])
+        .env("TOKENMINT_MASTER_KEY", old_master.trim())
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("master key"));
+
+    // The running server reloads the file, so it can open a key sealed under the new master.
+    let rotated = app.cli_json(&["signing-keys", "rotate", "--now"]).await;
+    let new_kid = rotated["kid"].as_str().unwrap().to_string();
+    let switched = app
+        .eventually(NOTICE, || async {
+            let body = app.token(&key, "grant_type=client_credentials").await;
+            jwt_header(&access_token(&body))["kid"] == new_kid.as_str()
+        })
+        .await;
+    assert!(
+        switched,
+        "the server signs with a key sealed under the new master key"
+    );
+    app.restart().await;
+    let after = access_token(&app.token(&key, "grant_type=client_credentials").await);
+    assert!(app.verify(&after, AUDIENCE).await.is_ok());
+    assert!(app.verify(&before, AUDIENCE).await.is_ok());
+}
+
 backend_tests!(
+    master_key_rotation_keeps_tokens_valid_and_retires_the_old_master_key,
     deleted_key_gets_no_new_token_but_issued_tokens_still_verify,
     keys_and_signing_keys_survive_a_restart,
     rotate_now_changes_the_kid_while_old_tokens_still_verify,

@@ -71,7 +71,10 @@ async fn a_wrong_master_key_is_a_clear_error_not_a_new_key() {
     )
     .await;
     assert!(!ok);
-    assert!(stderr.contains("master key does not open"), "{stderr}");
+    assert!(
+        stderr.contains("not the one the signing keys are sealed under"),
+        "{stderr}"
+    );
     std::fs::remove_file(&master).unwrap();
     let (ok, _, stderr) = run(dir.path(), &["signing-keys", "list"], &env).await;
     assert!(!ok);
