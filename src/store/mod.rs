@@ -30,10 +30,10 @@ pub enum StoreError {
     NotFound(String),
     /// The database cannot be reached or is overloaded: retry later.
     #[error("the database is unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything else the database said.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot open the database: {0}")]
@@ -43,9 +43,9 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if is_unavailable(&error) {
-            Self::Unavailable(error)
+            Self::Unavailable(Box::new(error))
         } else {
-            Self::Database(error)
+            Self::Database(Box::new(error))
         }
     }
 }

@@ -30,4 +30,19 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The token path's lookup: one indexed read through the pool, on every request, so a key
+    /// deleted on any node is refused by every node at once.
+    async fn find_credential(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<super::StoredCredential>, StoreError> {
+        let row: Option<super::sql::CredentialRow> = sqlx::query_as(super::sql::CREDENTIAL_SQL)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+}
+
 impl_store!(PgStore);

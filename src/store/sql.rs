@@ -18,6 +18,10 @@ pub(super) struct ApiKeyRow {
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The token path's one read: everything needed to authenticate a client and shape its token.
+pub(super) const CREDENTIAL_SQL: &str = "SELECT client_id, team_slug, env, scopes, secret_hash, \
+     expires_at FROM api_keys WHERE client_id = $1";
+
 /// Row shape of `api_keys` as read by the token endpoint.
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialRow {
@@ -148,14 +152,8 @@ macro_rules! impl_store {
                 &self,
                 client_id: &str,
             ) -> Result<Option<$crate::store::StoredCredential>, $crate::store::StoreError> {
-                let row: Option<$crate::store::sql::CredentialRow> = sqlx::query_as(
-                    "SELECT client_id, team_slug, env, scopes, secret_hash, expires_at \
-                     FROM api_keys WHERE client_id = $1",
-                )
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(Into::into))
+                // Each backend reads this its own fastest way; see `find_credential`.
+                self.find_credential(client_id).await
             }
 
             async fn delete_api_key(&self, client_id: &str) -> Result<bool, $crate::store::StoreError> {

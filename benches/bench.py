@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""tokenmint against the node-oidc-provider peer, in one run, on this machine.
+
+Measures, each with the peer's own load script (../shared/peers/oidc-provider/load.sh: oha,
+CONNECTIONS keep-alive connections, HTTP Basic, RUNS runs of DURATION seconds after a warm-up,
+median reported):
+
+  warm token endpoint   tokenmint on SQLite, tokenmint on PostgreSQL, the peer (WORKERS=2)
+  JWKS GET              tokenmint (SQLite), the peer
+  cold path             every request a different API key, so each pays an argon2 hash (wrk)
+  wrong-secret flood    500 connections of wrong secrets, while one valid client measures itself
+  signing ceiling       criterion's sign_token/ES256: tokens/s two cores could sign doing nothing else
+
+and prints one table with tokens/s, p50, p99, non-200 count, server RSS and tokenmint ÷ peer.
+Raw results go to target/bench/<UTC time>.json. The load generator shares the two cores with
+the server, as in the peer's own measurements.
+
+Env: RUNS (3), DURATION (10), WARMUP (3), CONNECTIONS (32), COLD_KEYS (400), FLOOD_SECONDS (10),
+     TOKENMINT_BENCH_DATABASE_URL (else TOKENMINT_TEST_DATABASE_URL, else the local `test`
+     database), PEER_DIR, SKIP (comma list of: postgres, peer, cold, flood, ceiling).
+"""
+import base64
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "tokenmint"
+PEER = Path(os.environ.get("PEER_DIR", ROOT.parent / "shared" / "peers" / "oidc-provider"))
+LOAD = PEER / "load.sh"
+RUNS = int(os.environ.get("RUNS", 3))
+DURATION = int(os.environ.get("DURATION", 10))
+WARMUP = int(os.environ.get("WARMUP", 3))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", 32))
+COLD_KEYS = int(os.environ.get("COLD_KEYS", 400))
+FLOOD_SECONDS = int(os.environ.get("FLOOD_SECONDS", 10))
+SKIP = set(filter(None, os.environ.get("SKIP", "").split(",")))
+PG_URL = os.environ.get("TOKENMINT_BENCH_DATABASE_URL") or os.environ.get(
+    "TOKENMINT_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def basic(client_id, secret):
+    q = lambda s: urllib.parse.quote_plus(s, safe="")
+    return "Basic " + base64.b64encode(f"{q(client_id)}:{q(secret)}".encode()).decode()
+
+
+def load(url, client_id=None, secret=None, method="POST", duration=DURATION, connections=CONNECTIONS, tool="oha"):
+    """Runs the peer's load.sh and returns its key=value output."""
+    env = dict(os.environ, DURATION=str(duration), CONNECTIONS=str(connections), METHOD=method, TOOL=tool)
+    args = [str(LOAD), url] + ([client_id, secret] if client_id else [])
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("tool="))
+    return {k: (float(v.split()[0]) if re.match(r"^[0-9.]+", v) else v) for k, v in values.items()}
+
+
+def rss_kib(pid):
+    """RSS of a process and its children, in KiB."""
+    total = 0
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    for p in pids:
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class RssPeak(threading.Thread):
+    """Samples RSS every 100 ms while a run lasts; `peak_mib` after `stop()`."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, rss_kib(self.pid))
+            time.sleep(0.1)
+
+    def stop(self):
+        self.running = False
+        self.join()
+        return self.peak / 1024
+
+
+def measured(name, pid, **kwargs):
+    """Warm-up, then RUNS runs; the median of each figure and the peak RSS."""
+    load(duration=WARMUP, **kwargs)
+    runs = []
+    for i in range(RUNS):
+        sampler = RssPeak(pid)
+        sampler.start()
+        result = load(**kwargs)
+        result["rss_mib"] = sampler.stop()
+        runs.append(result)
+        log(f"  {name} run {i + 1}: {result['requests_per_sec']:.0f}/s p99 {result['latency_p99_ms']:.2f} ms "
+            f"non-200 {result['non_200']:.0f} rss {result['rss_mib']:.1f} MiB")
+    median = lambda key: statistics.median(r[key] for r in runs)
+    return {"name": name, "rps": median("requests_per_sec"), "p50": median("latency_p50_ms"),
+            "p99": median("latency_p99_ms"), "non_200": sum(r["non_200"] for r in runs),
+            "rss": max(r["rss_mib"] for r in runs), "runs": runs}
+
+
+def wait_http(url, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=1).status == 200:
+                return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"no answer from {url}")
+
+
+class Tokenmint:
+    """A release tokenmint server in a fresh folder, on SQLite or a fresh PostgreSQL schema."""
+
+    def __init__(self, port, database_url=None):
+        self.dir = tempfile.mkdtemp(prefix="tokenmint-bench-")
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{port}", TOKENMINT_ISSUER=self.base,
+                        TOKENMINT_LOG__LEVEL="warn")
+        self.env.pop("RUST_LOG", None)
+        if database_url:
+            self.env["TOKENMINT_DATABASE_URL"] = database_url
+        self.process = subprocess.Popen([str(BIN), "serve"], cwd=self.dir, env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=open(Path(self.dir) / "serve.log", "w"))
+        wait_http(self.base + "/readyz")
+        self.cli("teams", "create", "bench")
+
+    def cli(self, *args):
+        return subprocess.run([str(BIN), *args], cwd=self.dir, env=self.env, capture_output=True, text=True, check=True).stdout
+
+    def create_key(self):
+        key = json.loads(self.cli("keys", "create", "--team", "bench", "--label", "bench", "--json"))
+        return key["client_id"], key["client_secret"]
+
+    @property
+    def token_url(self):
+        return self.base + "/api/oauth/token"
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+def postgres_schema_url():
+    """A fresh schema in the benchmark database, as a URL whose search_path points at it."""
+    schema = f"bench_{int(time.time())}"
+    subprocess.run(["psql", "-X", "-q", PG_URL, "-c", f"CREATE SCHEMA {schema}"], check=True)
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-c%20search_path%3D{schema}", schema
+
+
+def cold_path(tm):
+    """Each request a key never used before: every one pays argon2."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        keys = list(pool.map(lambda _: tm.create_key(), range(COLD_KEYS)))
+    keys_file = Path(tm.dir) / "cold-keys.txt"
+    keys_file.write_text("".join(basic(i, s) + "\n" for i, s in keys))
+    env = dict(os.environ, KEYS_FILE=str(keys_file))
+    out = subprocess.run(["wrk", "-t2", "-c8", "-d5s", "--latency", "-s", str(ROOT / "benches" / "cold.lua"), tm.token_url],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = re.search(r"50%\s+([0-9.]+)(\w+)", out)
+    p99 = re.search(r"99%\s+([0-9.]+)(\w+)", out)
+    to_ms = lambda m: float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if total > len(keys):
+        log(f"  cold path: {total} requests for {len(keys)} keys; the last {total - len(keys)} were warm")
+    return {"name": "cold path (argon2 each request)", "rps": rps, "p50": to_ms(p50), "p99": to_ms(p99),
+            "non_200": int(non2xx.group(1)) if non2xx else 0, "requests": total, "keys": len(keys)}
+
+
+def flood(tm):
+    """500 connections of well-formed wrong secrets (they pass the checksum, so each costs an
+    argon2 hash) while one valid client with 2 connections measures its own latency."""
+    valid_id, valid_secret = tm.create_key()
+    _, other_secret = tm.create_key()
+    wrong = basic(valid_id, other_secret)
+    env = dict(os.environ, LOAD_METHOD="POST", LOAD_BODY="grant_type=client_credentials", LOAD_AUTH=wrong)
+    sampler = RssPeak(tm.process.pid)
+    sampler.start()
+    flood_proc = subprocess.Popen(["wrk", "-t2", "-c500", f"-d{FLOOD_SECONDS}s", "--timeout", "10s", "-s", str(PEER / "wrk-load.lua"), tm.token_url],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(2)
+    valid = load(tm.token_url, valid_id, valid_secret, duration=FLOOD_SECONDS - 4, connections=2)
+    flood_out = flood_proc.communicate()[0]
+    rss = sampler.stop()
+    kv = dict(l.strip().split("=", 1) for l in flood_out.splitlines() if "=" in l and " " not in l.strip())
+    return {"name": "valid client during 500-conn wrong-secret flood", "rps": valid["requests_per_sec"],
+            "p50": valid["latency_p50_ms"], "p99": valid["latency_p99_ms"], "non_200": valid["non_200"],
+            "rss": rss, "flood_rps": float(kv.get("rps", 0)), "flood_non_200": kv.get("non_200")}
+
+
+def signing_ceiling():
+    """criterion's sign_token/ES256 median, as tokens/s for two cores."""
+    out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "hot_path", "--", "sign_token/ES256"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"time:\s+\[\S+ \S+ ([0-9.]+) (\w+)", out)
+    seconds = float(m.group(1)) * {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3}[m.group(2)]
+    return 2 / seconds
+
+
+def main():
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "rows": []}
+    rows = results["rows"]
+    log("tokenmint on SQLite")
+    tm = Tokenmint(18401)
+    cid, secret = tm.create_key()
+    rows.append(measured("token, tokenmint SQLite", tm.process.pid, url=tm.token_url, client_id=cid, secret=secret))
+    rows.append(measured("JWKS, tokenmint", tm.process.pid, url=tm.base + "/.well-known/jwks.json", method="GET"))
+    if "cold" not in SKIP:
+        log("cold path")
+        rows.append(cold_path(tm))
+    if "flood" not in SKIP:
+        log("wrong-secret flood")
+        rows.append(flood(tm))
+    tm.stop()
+    if "postgres" not in SKIP:
+        log("tokenmint on PostgreSQL")
+        url, schema = postgres_schema_url()
+        tm = Tokenmint(18402, url)
+        cid, secret = tm.create_key()
+        rows.append(measured("token, tokenmint PostgreSQL", tm.process.pid, url=tm.token_url, client_id=cid, secret=secret))
+        tm.stop()
+        subprocess.run(["psql", "-X", "-q", PG_URL, "-c", f"DROP SCHEMA {schema} CASCADE"], check=False)
+    if "peer" not in SKIP:
+        log("peer: node-oidc-provider, WORKERS=2")
+        env = dict(os.environ, WORKERS="2", PORT="4100")
+        pid = int(subprocess.run([str(PEER / "run.sh")], env=env, capture_output=True, text=True, check=True).stdout.strip())
+        try:
+            peer_url = "http://127.0.0.1:4100"
+            rows.append(measured("token, peer", pid, url=peer_url + "/token", client_id="peer-client", secret="peer-secret-0123456789"))
+            rows.append(measured("JWKS, peer", pid, url=peer_url + "/jwks", method="GET"))
+        finally:
+            subprocess.run(["pkill", "-P", str(pid)], check=False)
+            subprocess.run(["kill", str(pid)], check=False)
+    if "ceiling" not in SKIP:
+        log("criterion signing ceiling")
+        results["signing_ceiling_2_cores"] = signing_ceiling()
+    out_dir = ROOT / "target" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())).write_text(json.dumps(results, indent=2))
+    print(table(results))
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return f"{os.cpu_count()} × {cpu}, {platform.system()} {platform.release()}"
+
+
+def table(results):
+    rows = {r["name"]: r for r in results["rows"]}
+    peer_token = rows.get("token, peer", {}).get("rps")
+    peer_jwks = rows.get("JWKS, peer", {}).get("rps")
+    ratio = {"token, tokenmint SQLite": peer_token, "token, tokenmint PostgreSQL": peer_token, "JWKS, tokenmint": peer_jwks}
+    lines = [f"tokenmint benchmark — {results['date']} — {results['machine']}",
+             f"(load generator on the same cores; median of {RUNS} × {DURATION} s, {CONNECTIONS} connections)", "",
+             "| line | req/s | p50 ms | p99 ms | non-200 | RSS MiB | ÷ peer |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results["rows"]:
+        peer = ratio.get(r["name"])
+        rss = f"{r['rss']:.1f}" if "rss" in r else "-"
+        lines.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non_200']:.0f} | {rss} | "
+                     f"{(r['rps'] / peer) if peer else 0:.2f}{'×' if peer else ''} |")
+    if "flood_rps" in rows.get("valid client during 500-conn wrong-secret flood", {}):
+        f = rows["valid client during 500-conn wrong-secret flood"]
+        lines.append(f"\nflood: {f['flood_rps']:.0f} wrong-secret requests/s answered (non-200: {f['flood_non_200']})")
+    if "signing_ceiling_2_cores" in results:
+        c = results["signing_ceiling_2_cores"]
+        warm = rows.get("token, tokenmint SQLite", {}).get("rps", 0)
+        lines.append(f"signing ceiling (criterion sign_token/ES256, 2 cores): {c:.0f} tokens/s; "
+                     f"warm SQLite end to end = {100 * warm / c:.0f}% of it")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
