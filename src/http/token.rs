@@ -2,6 +2,7 @@
 //! the §5.1 response or §5.2 error.
 
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -21,9 +22,11 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-/// The token endpoint.
-pub async fn issue(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match read_params(&headers, &body) {
+/// The token endpoint. It takes the request's parts rather than a `HeaderMap`, which would be
+/// a copy of every header.
+pub async fn issue(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+    let headers = &parts.headers;
+    let params = match read_params(headers, &body) {
         Ok(params) => params,
         Err(BodyError::UnsupportedMediaType) => {
             return error_body(
