@@ -66,6 +66,7 @@ fn verify_cached_credential(c: &mut Criterion) {
     assert!(
         rt.block_on(verifier.verify("dh_live_x", &secret, &phc))
             .unwrap()
+            .is_valid()
     );
     c.bench_function("verify_cached_credential", |b| {
         b.iter(|| {
@@ -119,7 +120,14 @@ fn token_request_in_process(c: &mut Criterion) {
     let (store, config, client_id, secret) = rt.block_on(store_with_key(dir.path()));
     let verifier = SecretVerifier::new(2, Duration::from_secs(5)).unwrap();
     let handle = KeyringHandle::new(keyring(Algorithm::Es256));
-    let issuer = TokenIssuer::new(&config, store, verifier, UsageRecorder::default(), handle);
+    let issuer = TokenIssuer::new(
+        &config,
+        store,
+        verifier,
+        UsageRecorder::default(),
+        handle,
+        Arc::default(),
+    );
     let params = TokenParams {
         grant_type: Some("client_credentials".into()),
         client_id: Some(client_id),

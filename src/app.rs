@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::oauth::grant::TokenIssuer;
 use crate::oauth::usage::UsageRecorder;
 use crate::oauth::verifier::SecretVerifier;
@@ -29,6 +30,8 @@ const HASH_SLOT_WAIT: Duration = Duration::from_secs(2);
 /// A built server, bound and ready to run.
 pub struct App {
     listener: TcpListener,
+    /// `metrics.bind`, when set: `/metrics` alone, apart from the public listener.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     signing: SigningKeys,
     usage: UsageRecorder,
@@ -72,12 +75,14 @@ impl App {
         let keyring = KeyringHandle::new(signing.load_keyring(store::now(), None).await?);
         let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         let usage = UsageRecorder::default();
+        let metrics = Arc::new(Metrics::new());
         let issuer = TokenIssuer::new(
             &config,
             Arc::clone(&store),
             SecretVerifier::new(slots, HASH_SLOT_WAIT)?,
             usage.clone(),
             keyring.clone(),
+            Arc::clone(&metrics),
         );
         let max_age = config.signing.jwks_max_age.as_secs();
         let state = AppState {
@@ -86,6 +91,16 @@ impl App {
             store: Arc::clone(&store),
             metadata: http::well_known::render_metadata(&config),
             jwks_cache_control: HeaderValue::from_str(&format!("public, max-age={max_age}"))?,
+            metrics,
+            metrics_on_main: config.metrics.enabled && config.metrics.bind.is_empty(),
+        };
+        let metrics_listener = match (config.metrics.enabled, config.metrics.bind.as_str()) {
+            (true, bind) if !bind.is_empty() => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("cannot listen on {bind} (metrics.bind)"))?,
+            ),
+            _ => None,
         };
         let listener = TcpListener::bind(config.server.bind)
             .await
@@ -98,6 +113,7 @@ impl App {
         }
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             signing,
             usage,
@@ -128,6 +144,11 @@ impl App {
                 .run(Arc::clone(&self.state.store), stopped),
         );
         tracing::info!(addr = %self.local_addr()?, "tokenmint listening");
+        if let Some(listener) = self.metrics_listener {
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            let metrics = http::metrics_router(self.state.clone());
+            tokio::spawn(async move { axum::serve(listener, metrics).await });
+        }
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,

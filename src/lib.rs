@@ -12,6 +12,7 @@
 //! - [`oauth`]: the client-credentials grant: credential formats, client authentication, scopes,
 //!   audiences and the access-token claims.
 //! - [`manage`]: team and API-key management shared by the CLI and the server.
+//! - [`metrics`]: the Prometheus metrics a server exports.
 //! - [`signing`]: signing keys: generation, sealing under the master key, the rotation lifecycle
 //!   and the in-memory keyring that signs tokens and serves the JWKS.
 //! - [`store`]: the storage interface and its SQLite and PostgreSQL backends.
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod manage;
+pub mod metrics;
 pub mod oauth;
 pub mod signing;
 pub mod store;

@@ -15,12 +15,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+use crate::metrics::Metrics;
 
 use crate::oauth::grant::TokenIssuer;
 use crate::signing::keyring::KeyringHandle;
@@ -41,11 +48,19 @@ pub struct AppState {
     pub metadata: Bytes,
     /// `Cache-Control` of the JWKS.
     pub jwks_cache_control: HeaderValue,
+    pub metrics: Arc<Metrics>,
+    /// Whether `/metrics` is served on the main listener.
+    pub metrics_on_main: bool,
 }
 
-/// Every route, with the limits and JSON error bodies that apply to all of them.
+/// Every route, with the limits, JSON error bodies, request ids and request log that apply to
+/// all of them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut routes = Router::new();
+    if state.metrics_on_main {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .route("/api/oauth/token", post(token::issue))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route(
@@ -61,6 +76,56 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(axum::middleware::map_response(errors::json_error_bodies))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// `/metrics` alone, for `metrics.bind`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state
+        .metrics
+        .render(&state.keyring.get(), crate::store::now());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The span every request's log line belongs to: method, route, request id, and the client id
+/// once the token endpoint learns it. Never the query string, a header value or a body.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| request.uri().path(), |p| p.as_str());
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        request_id,
+        client_id = tracing::field::Empty,
+    )
+}
+
+/// One info line per request, when it is answered.
+fn log_response(response: &Response, latency: Duration, _: &tracing::Span) {
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    tracing::info!(status = response.status().as_u16(), latency_ms, "request");
 }

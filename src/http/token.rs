@@ -25,17 +25,30 @@ struct TokenResponse<'a> {
 /// The token endpoint. It takes the request's parts rather than a `HeaderMap`, which would be
 /// a copy of every header.
 pub async fn issue(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+    let started = std::time::Instant::now();
+    let (outcome, response) = answer(&state, &parts, &body).await;
+    let metrics = state.issuer.metrics();
+    metrics.token_requests.with_label_values(&[outcome]).inc();
+    metrics
+        .token_seconds
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The response, and the outcome it is counted under (`issued` or the error code).
+async fn answer(state: &AppState, parts: &Parts, body: &[u8]) -> (&'static str, Response) {
     let headers = &parts.headers;
-    let params = match read_params(headers, &body) {
+    let params = match read_params(headers, body) {
         Ok(params) => params,
         Err(BodyError::UnsupportedMediaType) => {
-            return error_body(
+            let response = error_body(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request",
                 "send the parameters as application/x-www-form-urlencoded (or application/json)",
             );
+            return ("invalid_request", response);
         }
-        Err(BodyError::Invalid(error)) => return oauth_error(&error),
+        Err(BodyError::Invalid(error)) => return (error.code(), oauth_error(&error)),
     };
     let authorization: Vec<&[u8]> = headers
         .get_all(header::AUTHORIZATION)
@@ -56,9 +69,9 @@ pub async fn issue(State(state): State<AppState>, parts: Parts, body: Bytes) -> 
             };
             let mut response = axum::Json(body).into_response();
             no_store(&mut response);
-            response
+            ("issued", response)
         }
-        Err(error) => oauth_error(&error),
+        Err(error) => (error.code(), oauth_error(&error)),
     }
 }
 

@@ -18,7 +18,14 @@ pub async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response
     let jwks = &keyring.jwks;
     let etag = HeaderValue::from_str(&jwks.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let cache = state.jwks_cache_control.clone();
-    if if_none_match(&headers, &jwks.etag) {
+    let not_modified = if_none_match(&headers, &jwks.etag);
+    let status = if not_modified { "304" } else { "200" };
+    state
+        .metrics
+        .jwks_requests
+        .with_label_values(&[status])
+        .inc();
+    if not_modified {
         return (
             StatusCode::NOT_MODIFIED,
             [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],

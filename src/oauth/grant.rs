@@ -20,8 +20,9 @@ use super::credentials::ClientSecret;
 use super::request::TokenParams;
 use super::scope;
 use super::usage::UsageRecorder;
-use super::verifier::{SecretVerifier, VerifyError};
+use super::verifier::{SecretVerifier, Verdict, VerifyError};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::signing::keyring::KeyringHandle;
 use crate::store::{Store, StoreError, StoredCredential};
 
@@ -66,6 +67,7 @@ pub struct TokenIssuer {
     verifier: SecretVerifier,
     usage: UsageRecorder,
     keyring: KeyringHandle,
+    metrics: Arc<Metrics>,
     issuer: String,
     /// The longest the token path waits for the database before answering 503.
     db_timeout: std::time::Duration,
@@ -81,12 +83,14 @@ impl TokenIssuer {
         verifier: SecretVerifier,
         usage: UsageRecorder,
         keyring: KeyringHandle,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
-            verifier,
+            verifier: verifier.with_waiting_gauge(metrics.argon2_waiting.clone()),
             usage,
             keyring,
+            metrics,
             issuer: config.server.issuer.clone(),
             db_timeout: config.database.acquire_timeout,
             ttl_secs: i64::try_from(config.token.ttl.as_secs()).unwrap_or(i64::MAX),
@@ -104,6 +108,10 @@ impl TokenIssuer {
     ) -> Result<IssuedToken, OAuthError> {
         check_grant_type(params.grant_type.as_deref())?;
         let presented = client_auth::presented(authorization, params)?;
+        if crate::oauth::credentials::ClientId::parse(&presented.client_id).is_some() {
+            // Public, and what an operator searches the logs by.
+            tracing::Span::current().record("client_id", presented.client_id.as_str());
+        }
         let requested_scope = match params.scope.as_deref() {
             Some(text) => Some(scope::parse(text).map_err(|token| {
                 OAuthError::InvalidScope(format!("malformed scope {token:?}").into())
@@ -170,19 +178,39 @@ impl TokenIssuer {
         let lookup = tokio::time::timeout(self.db_timeout, self.store.credential(client_id));
         let key = lookup
             .await
-            .map_err(|_| database_unavailable())?
-            .map_err(store_failure)?
+            .map_err(|_| self.database_error("timeout"))?
+            .map_err(|error| {
+                let kind = match error {
+                    StoreError::Unavailable(_) => "unavailable",
+                    _ => "other",
+                };
+                self.metrics
+                    .database_errors
+                    .with_label_values(&[kind])
+                    .inc();
+                store_failure(error)
+            })?
             .ok_or_else(OAuthError::client_auth_failed)?;
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(OAuthError::client_auth_failed());
         }
-        match self
+        let verdict = self
             .verifier
             .verify(&key.client_id, &secret, &key.secret_hash)
-            .await
-        {
-            Ok(true) => Ok(key),
-            Ok(false) => Err(OAuthError::client_auth_failed()),
+            .await;
+        let result = match &verdict {
+            Ok(Verdict::CachedValid) => "cache_hit",
+            Ok(Verdict::Valid) => "valid",
+            Ok(Verdict::Invalid) => "invalid",
+            Err(_) => "busy",
+        };
+        self.metrics
+            .verifications
+            .with_label_values(&[result])
+            .inc();
+        match verdict {
+            Ok(v) if v.is_valid() => Ok(key),
+            Ok(_) => Err(OAuthError::client_auth_failed()),
             Err(VerifyError::Busy) => Err(OAuthError::TemporarilyUnavailable(
                 "too many client authentications in progress; retry shortly".into(),
             )),
@@ -238,6 +266,22 @@ impl TokenIssuer {
             scope: scope.to_string(),
             client_id: key.client_id.clone(),
         })
+    }
+}
+
+impl TokenIssuer {
+    /// Counts a database timeout and returns the refusal for it.
+    fn database_error(&self, kind: &str) -> OAuthError {
+        self.metrics
+            .database_errors
+            .with_label_values(&[kind])
+            .inc();
+        database_unavailable()
+    }
+
+    /// The metrics this issuer reports to.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 

@@ -140,8 +140,26 @@ fn start_hashing_threads(count: usize) -> Result<mpsc::SyncSender<Job>, VerifyEr
     Ok(sender)
 }
 
+/// The outcome of a secret check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Proven recently: no hash computed.
+    CachedValid,
+    /// Hashed and matched.
+    Valid,
+    Invalid,
+}
+
+impl Verdict {
+    pub fn is_valid(self) -> bool {
+        self != Self::Invalid
+    }
+}
+
 /// Verifies presented secrets against stored hashes, with a bounded pool and a cache.
 pub struct SecretVerifier {
+    /// Requests waiting for a hashing slot (exported as a metric).
+    waiting: prometheus::IntGauge,
     permits: Arc<Semaphore>,
     jobs: mpsc::SyncSender<Job>,
     wait: Duration,
@@ -156,6 +174,8 @@ impl SecretVerifier {
             .map_err(|_| VerifyError::Worker("the system random generator failed".into()))?;
         let slots = slots.max(1);
         Ok(Self {
+            waiting: prometheus::IntGauge::new("tokenmint_argon2_waiting", "-")
+                .map_err(|e| VerifyError::Worker(e.to_string()))?,
             permits: Arc::new(Semaphore::new(slots)),
             jobs: start_hashing_threads(slots)?,
             wait,
@@ -167,21 +187,29 @@ impl SecretVerifier {
         })
     }
 
+    /// Reports the number of requests waiting for a hashing slot in `gauge`.
+    pub fn with_waiting_gauge(mut self, gauge: prometheus::IntGauge) -> Self {
+        self.waiting = gauge;
+        self
+    }
+
     /// Whether `secret` is the one hashed in `phc` for `client_id`.
     pub async fn verify(
         &self,
         client_id: &str,
         secret: &ClientSecret,
         phc: &str,
-    ) -> Result<bool, VerifyError> {
+    ) -> Result<Verdict, VerifyError> {
         let digest = self.digest(client_id, phc, secret);
         if let Some(cached) = self.cache.get(client_id)
             && bool::from(cached.ct_eq(&digest))
         {
-            return Ok(true);
+            return Ok(Verdict::CachedValid);
         }
-        let _permit = tokio::time::timeout(self.wait, self.permits.acquire())
-            .await
+        self.waiting.inc();
+        let permit = tokio::time::timeout(self.wait, self.permits.acquire()).await;
+        self.waiting.dec();
+        let _permit = permit
             .map_err(|_| VerifyError::Busy)?
             .map_err(|_| VerifyError::Busy)?;
         // With a permit held, a hashing thread is free or about to be: the queue has room.
@@ -195,10 +223,11 @@ impl SecretVerifier {
         let valid = receive
             .await
             .map_err(|_| VerifyError::Worker("a hashing thread stopped".into()))?;
-        if valid {
-            self.cache.insert(client_id.to_string(), digest);
+        if !valid {
+            return Ok(Verdict::Invalid);
         }
-        Ok(valid)
+        self.cache.insert(client_id.to_string(), digest);
+        Ok(Verdict::Valid)
     }
 
     /// HMAC of the Client ID, the stored hash and the secret: a re-created key or a changed
@@ -237,11 +266,20 @@ mod tests {
         let other = ClientSecret::generate("dh").unwrap();
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
-        assert!(v.verify("id", &secret, &phc).await.unwrap());
-        assert!(!v.verify("id", &other, &phc).await.unwrap());
+        assert_eq!(v.verify("id", &secret, &phc).await.unwrap(), Verdict::Valid);
+        assert_eq!(
+            v.verify("id", &other, &phc).await.unwrap(),
+            Verdict::Invalid
+        );
         // Cached now; the cache still refuses the wrong secret.
-        assert!(v.verify("id", &secret, &phc).await.unwrap());
-        assert!(!v.verify("id", &other, &phc).await.unwrap());
+        assert_eq!(
+            v.verify("id", &secret, &phc).await.unwrap(),
+            Verdict::CachedValid
+        );
+        assert_eq!(
+            v.verify("id", &other, &phc).await.unwrap(),
+            Verdict::Invalid
+        );
     }
 
     #[tokio::test]
@@ -249,9 +287,12 @@ mod tests {
         let secret = ClientSecret::generate("dh").unwrap();
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
-        assert!(v.verify("id", &secret, &phc).await.unwrap());
+        assert!(v.verify("id", &secret, &phc).await.unwrap().is_valid());
         let other_phc = hash_secret(&ClientSecret::generate("dh").unwrap()).unwrap();
-        assert!(!v.verify("id", &secret, &other_phc).await.unwrap());
+        assert_eq!(
+            v.verify("id", &secret, &other_phc).await.unwrap(),
+            Verdict::Invalid
+        );
     }
 
     #[tokio::test]
@@ -283,6 +324,9 @@ mod tests {
     #[tokio::test]
     async fn a_malformed_stored_hash_never_verifies() {
         let secret = ClientSecret::generate("dh").unwrap();
-        assert!(!verifier().verify("id", &secret, "not a phc").await.unwrap());
+        assert_eq!(
+            verifier().verify("id", &secret, "not a phc").await.unwrap(),
+            Verdict::Invalid
+        );
     }
 }

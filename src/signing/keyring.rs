@@ -58,6 +58,10 @@ pub struct Keyring {
     /// When a state changes even if nothing is written (a next key activates, a retired one
     /// leaves): the server rebuilds then.
     pub next_change: Option<DateTime<Utc>>,
+    /// The state of every stored key, for the metrics.
+    pub state_counts: Vec<&'static str>,
+    /// When the current key started signing.
+    pub current_since: Option<DateTime<Utc>>,
 }
 
 impl Keyring {
@@ -68,6 +72,8 @@ impl Keyring {
             current: None,
             jwks: render_jwks(std::iter::empty()),
             next_change: None,
+            state_counts: Vec::new(),
+            current_since: None,
         }
     }
 
@@ -96,6 +102,8 @@ impl Keyring {
             current,
             jwks: render_jwks(published),
             next_change: lifecycle::next_change(&set.keys, now, policy),
+            state_counts: statuses.iter().map(|s| s.state.as_str()).collect(),
+            current_since: lifecycle::current(&statuses).map(|k| k.activates_at),
         })
     }
 

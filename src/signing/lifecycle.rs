@@ -42,6 +42,17 @@ pub enum KeyState {
 }
 
 impl KeyState {
+    /// The state's name, as listed and exported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Retired => "retired",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
     /// Whether resource servers should find the key in the JWKS.
     pub fn is_published(self) -> bool {
         matches!(self, Self::Next | Self::Current | Self::Retired)
