@@ -286,11 +286,11 @@ impl Config {
             }
             None => {}
         }
-        let (env, ignored_env) = environment(vars);
+        let (env, ignored_env, env_sources) = environment(vars);
         let config: Config = figment
             .merge(env)
             .extract()
-            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+            .map_err(|e| ConfigError(describe_figment_error(e, &env_sources)))?;
         config.validate()?;
         Ok(Loaded {
             config,
@@ -303,7 +303,7 @@ impl Config {
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::string(text))
             .extract()
-            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+            .map_err(|e| ConfigError(describe_figment_error(e, &[])))?;
         config.validate()?;
         Ok(config)
     }
@@ -318,6 +318,19 @@ impl Config {
         Ok(())
     }
 
+    /// The configuration as TOML, with any password in `database.url` masked.
+    pub fn to_masked_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        if let Ok(mut url) = url::Url::parse(&shown.database.url)
+            && url.password().is_some()
+        {
+            let _ = url.set_password(Some("****"));
+            shown.database.url = url.to_string();
+        }
+        toml::to_string(&shown)
+            .map_err(|e| ConfigError(format!("cannot print the configuration: {e}")))
+    }
+
     /// The issuer without a trailing slash, to which endpoint paths are appended.
     pub fn issuer_base(&self) -> &str {
         self.server.issuer.trim_end_matches('/')
@@ -326,9 +339,10 @@ impl Config {
 
 /// Builds the environment provider from the process's variables, and lists the `TOKENMINT_*`
 /// variables that match no setting (they would otherwise be silently ignored).
-fn environment(vars: &[(String, String)]) -> (Figment, Vec<String>) {
+fn environment(vars: &[(String, String)]) -> (Figment, Vec<String>, Vec<(String, String)>) {
     let mut figment = Figment::new();
     let mut ignored = Vec::new();
+    let mut sources = Vec::new();
     for (name, value) in vars {
         let Some(rest) = name.strip_prefix("TOKENMINT_") else {
             continue;
@@ -346,22 +360,31 @@ fn environment(vars: &[(String, String)]) -> (Figment, Vec<String>) {
         // Parsed as figment's Env does: numbers, booleans and arrays typed, the rest a string.
         let value: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
         figment = figment.merge(Serialized::default(&key, value));
+        sources.push((key, name.clone()));
     }
-    (figment, ignored)
+    (figment, ignored, sources)
 }
 
-/// Rewrites figment's error into one line naming the setting.
-fn describe_figment_error(error: figment::Error) -> String {
+/// Rewrites figment's error into one line naming the setting and where its value came from
+/// (`env_sources` maps settings to the environment variables that set them).
+fn describe_figment_error(error: figment::Error, env_sources: &[(String, String)]) -> String {
     error
         .into_iter()
         .map(|e| {
             let path = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .and_then(|m| m.source.as_ref())
-                .map(|s| format!(" (from {s})"))
-                .unwrap_or_default();
+            let from_env = env_sources
+                .iter()
+                .find(|(key, _)| *key == path)
+                .map(|(_, var)| var);
+            let from_file = e.metadata.as_ref().and_then(|m| match &m.source {
+                Some(figment::Source::File(file)) => Some(file.display().to_string()),
+                _ => None,
+            });
+            let source = match (from_env, from_file) {
+                (Some(var), _) => format!(" (from {var})"),
+                (None, Some(file)) => format!(" (from {file})"),
+                (None, None) => String::new(),
+            };
             if path.is_empty() {
                 format!("invalid configuration{source}: {}", e.kind)
             } else {

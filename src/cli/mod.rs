@@ -47,6 +47,16 @@ enum Command {
     /// Manage the master key that seals private signing keys.
     #[command(subcommand)]
     MasterKey(MasterKeyCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (file, then environment; passwords masked), or say
+    /// which setting is wrong and exit non-zero.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +187,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(&config, command, now).await,
         Command::SigningKeys(command) => signing_keys(&config, command, now).await,
         Command::MasterKey(MasterKeyCommand::Rotate) => rotate_master_key(&config).await,
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", config.to_masked_toml()?);
+            eprintln!("configuration is valid");
+            Ok(())
+        }
     }
 }
 

@@ -174,3 +174,24 @@ fn missing_explicit_config_file_is_an_error() {
     let err = Config::load_from(Some(Path::new("/nonexistent/tokenmint.toml")), &[]).unwrap_err();
     assert!(err.to_string().contains("does not exist"));
 }
+
+#[test]
+fn masked_toml_hides_the_database_password_and_reads_back() {
+    let mut config = Config::default();
+    config.database.url = "postgres://tokenmint:hunter2@db.internal/tokenmint".into();
+    let text = config.to_masked_toml().unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("tokenmint:****@db.internal"), "{text}");
+    let again = Config::from_toml(&text).unwrap();
+    assert_eq!(again.token.ttl, config.token.ttl);
+}
+
+#[test]
+fn an_error_from_the_environment_names_the_variable() {
+    let vars = env(&[("TOKENMINT_TOKEN__TTL", "forever")]);
+    let err = Config::load_from(None, &vars).unwrap_err().to_string();
+    assert!(
+        err.contains("token.ttl") && err.contains("TOKENMINT_TOKEN__TTL"),
+        "{err}"
+    );
+}

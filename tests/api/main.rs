@@ -10,6 +10,7 @@ mod algorithms;
 mod cli;
 mod lifecycle;
 mod nodes;
+mod observability;
 mod process;
 mod token;
 mod token_errors;

@@ -130,6 +130,27 @@ async fn server_logs_never_contain_secrets_or_tokens(app: TestApp) {
     app.cli_ok(&["keys", "delete", &key.client_id]).await;
     let log = server.stop().await;
     assert!(log.contains("tokenmint listening"), "the log was captured");
+    let request_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("tokenmint::http: request status="))
+        .collect();
+    assert!(request_lines.len() >= 3, "one line per request:\n{log}");
+    for line in &request_lines {
+        assert!(
+            line.contains("request_id=\"") && !line.contains("request_id=\"-\""),
+            "no request id: {line}"
+        );
+        assert!(
+            line.contains("route=") && line.contains("latency_ms="),
+            "{line}"
+        );
+    }
+    assert!(
+        request_lines
+            .iter()
+            .any(|l| l.contains(&format!("client_id=\"{}\"", key.client_id))),
+        "token request lines name the client"
+    );
     for secret in [
         key.client_secret.as_str(),
         authorization.as_str(),

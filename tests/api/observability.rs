@@ -1,0 +1,185 @@
+//! What an operator sees: Prometheus metrics, request ids, `config check`, `--version`.
+
+use std::collections::HashMap;
+
+use crate::helpers::{Key, TestApp};
+
+/// Parses the Prometheus text format strictly enough to catch a malformed line: every sample is
+/// `name{labels} value`, every name has a `# TYPE`. Returns sample → value.
+fn parse_prometheus(text: &str) -> HashMap<String, f64> {
+    let mut typed = std::collections::HashSet::new();
+    let mut samples = HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            typed.insert(parts.next().unwrap().to_string());
+            let kind = parts.next().unwrap();
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("malformed sample: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("malformed value: {line}"));
+        let name = series.split('{').next().unwrap();
+        let family = name
+            .trim_end_matches("_bucket")
+            .trim_end_matches("_sum")
+            .trim_end_matches("_count");
+        assert!(
+            typed.contains(name) || typed.contains(family),
+            "no # TYPE for {name}"
+        );
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{name}"
+        );
+        samples.insert(series.to_string(), value);
+    }
+    samples
+}
+
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    parse_prometheus(&response.text().await.unwrap())
+}
+
+fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
+    samples.get(series).copied().unwrap_or(0.0)
+}
+
+async fn metrics_parse_and_move_with_traffic(app: TestApp) {
+    let key = app.create_key(&[]).await;
+    let before = scrape(&app).await;
+    app.token(&key, "grant_type=client_credentials").await;
+    app.token(&key, "grant_type=client_credentials").await;
+    let wrong = Key {
+        client_secret: app.create_key(&[]).await.client_secret,
+        ..key.clone()
+    };
+    assert_eq!(
+        app.post_token(&wrong, "grant_type=client_credentials")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.post_token(&key, "grant_type=password").await.status(),
+        400
+    );
+    let etag = app.get("/.well-known/jwks.json").await.headers()["etag"].clone();
+    let cached = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    let after = scrape(&app).await;
+    let moved = |series: &str| value(&after, series) - value(&before, series);
+    assert_eq!(
+        moved(r#"tokenmint_token_requests_total{outcome="issued"}"#),
+        2.0
+    );
+    assert_eq!(
+        moved(r#"tokenmint_token_requests_total{outcome="invalid_client"}"#),
+        1.0
+    );
+    assert_eq!(
+        moved(r#"tokenmint_token_requests_total{outcome="unsupported_grant_type"}"#),
+        1.0
+    );
+    assert_eq!(
+        moved(r#"tokenmint_credential_verifications_total{result="valid"}"#),
+        1.0
+    );
+    assert_eq!(
+        moved(r#"tokenmint_credential_verifications_total{result="cache_hit"}"#),
+        1.0
+    );
+    assert_eq!(
+        moved(r#"tokenmint_credential_verifications_total{result="invalid"}"#),
+        1.0
+    );
+    assert_eq!(moved(r#"tokenmint_jwks_requests_total{status="304"}"#), 1.0);
+    assert_eq!(moved("tokenmint_token_request_seconds_count"), 4.0);
+    assert_eq!(
+        value(&after, r#"tokenmint_signing_keys{state="current"}"#),
+        1.0
+    );
+    assert!(after.contains_key("tokenmint_argon2_waiting"));
+    assert!(after.contains_key("tokenmint_signing_key_age_seconds"));
+}
+
+async fn request_ids_are_generated_or_echoed(app: TestApp) {
+    let generated = app.get("/healthz").await;
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let echoed = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "req-42");
+    let on_error = app.post_form("grant_type=client_credentials").await;
+    assert!(
+        on_error.headers().contains_key("x-request-id"),
+        "error responses carry it too"
+    );
+}
+
+async fn cli_config_check_prints_or_names_the_bad_setting(app: TestApp) {
+    let out = app.cli_ok(&["config", "check"]).await;
+    assert!(
+        out.contains("[signing]") && out.contains("issuer = \"https://issuer.test\""),
+        "{out}"
+    );
+    let bad = app.dir.path().join("bad.toml");
+    std::fs::write(&bad, "[signing]\npublish_ahead = \"1m\"\n").unwrap();
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["--config", bad.to_str().unwrap(), "config", "check"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("signing.jwks_max_age"));
+    let version = app.cli_ok(&["--version"]).await;
+    assert!(version.starts_with("tokenmint "), "{version}");
+}
+
+backend_tests!(
+    metrics_parse_and_move_with_traffic,
+    request_ids_are_generated_or_echoed,
+    cli_config_check_prints_or_names_the_bad_setting,
+);
+
+mod metrics_off {
+    use crate::helpers::TestApp;
+
+    async fn metrics_can_be_turned_off(app: TestApp) {
+        assert_eq!(app.get("/metrics").await.status(), 404);
+    }
+
+    backend_tests_with!(
+        [("TOKENMINT_METRICS__ENABLED", "false")],
+        metrics_can_be_turned_off
+    );
+}
