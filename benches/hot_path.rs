@@ -136,8 +136,13 @@ fn token_request_in_process(c: &mut Criterion) {
     };
     c.bench_function("token_request_in_process", |b| {
         b.iter(|| {
-            rt.block_on(issuer.issue(&params, &[], tokenmint::store::now()))
-                .unwrap()
+            rt.block_on(issuer.issue(
+                &params,
+                &[],
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                tokenmint::store::now(),
+            ))
+            .unwrap()
         })
     });
 }

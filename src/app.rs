@@ -93,6 +93,8 @@ impl App {
             jwks_cache_control: HeaderValue::from_str(&format!("public, max-age={max_age}"))?,
             metrics,
             metrics_on_main: config.metrics.enabled && config.metrics.bind.is_empty(),
+            proxies: http::client_ip::TrustedProxies::parse(&config.rate_limit.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("rate_limit.trusted_proxies: {e}"))?,
         };
         let metrics_listener = match (config.metrics.enabled, config.metrics.bind.as_str()) {
             (true, bind) if !bind.is_empty() => Some(
@@ -141,8 +143,9 @@ impl App {
         let flush = tokio::spawn(
             self.usage
                 .clone()
-                .run(Arc::clone(&self.state.store), stopped),
+                .run(Arc::clone(&self.state.store), stopped.clone()),
         );
+        let housekeeping = tokio::spawn(housekeeping(Arc::clone(&self.state.issuer), stopped));
         tracing::info!(addr = %self.local_addr()?, "tokenmint listening");
         if let Some(listener) = self.metrics_listener {
             tracing::info!(addr = %listener.local_addr()?, "metrics listening");
@@ -157,8 +160,19 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop.send(true);
-        let _ = tokio::join!(follow, flush);
+        let _ = tokio::join!(follow, flush, housekeeping);
         served.context("server failed")
+    }
+}
+
+/// Every minute, lets the rate limiters forget idle clients and addresses.
+async fn housekeeping(issuer: Arc<TokenIssuer>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => issuer.housekeeping(),
+            _ = stopped.changed() => return,
+        }
     }
 }
 

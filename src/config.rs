@@ -315,6 +315,7 @@ impl Config {
         self.token.validate()?;
         self.keys.validate()?;
         self.signing.validate()?;
+        self.rate_limit.validate()?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, DatabaseConfig, KeysConfig, SigningConfig, TokenConfig};
+use super::{ConfigError, DatabaseConfig, KeysConfig, RateLimitConfig, SigningConfig, TokenConfig};
 use crate::oauth::scope::is_scope_token;
 
 /// RFC 8414 §2: the issuer is an https URL (http allowed for local use) with no query or fragment.
@@ -142,5 +142,13 @@ impl SigningConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl RateLimitConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        crate::http::client_ip::TrustedProxies::parse(&self.trusted_proxies)
+            .map(|_| ())
+            .map_err(|e| ConfigError::setting("rate_limit.trusted_proxies", e))
     }
 }

@@ -17,6 +17,7 @@ pub fn oauth_error(error: &OAuthError) -> Response {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
         OAuthError::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        OAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     };
     let mut response = error_body(status, error.code(), error.description());
@@ -30,6 +31,9 @@ pub fn oauth_error(error: &OAuthError) -> Response {
         }
         OAuthError::TemporarilyUnavailable(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        OAuthError::RateLimited { retry_after_secs } => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         _ => {}
     }

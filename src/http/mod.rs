@@ -6,6 +6,7 @@
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`errors`]: RFC 6749 §5.2 bodies, and JSON bodies for every other error (404, 405, 413…).
 
+pub mod client_ip;
 pub mod errors;
 pub mod health;
 pub mod token;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether `/metrics` is served on the main listener.
     pub metrics_on_main: bool,
+    /// Whose `X-Forwarded-For` is believed.
+    pub proxies: client_ip::TrustedProxies,
 }
 
 /// Every route, with the limits, JSON error bodies, request ids and request log that apply to

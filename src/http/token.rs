@@ -1,7 +1,9 @@
 //! `POST /api/oauth/token` (RFC 6749 §4.4): reads the body, hands it to the grant, and shapes
 //! the §5.1 response or §5.2 error.
 
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -24,9 +26,15 @@ struct TokenResponse<'a> {
 
 /// The token endpoint. It takes the request's parts rather than a `HeaderMap`, which would be
 /// a copy of every header.
-pub async fn issue(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+pub async fn issue(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
     let started = std::time::Instant::now();
-    let (outcome, response) = answer(&state, &parts, &body).await;
+    let client_ip = state.proxies.client_ip(peer.ip(), &parts.headers);
+    let (outcome, response) = answer(&state, &parts, &body, client_ip).await;
     let metrics = state.issuer.metrics();
     metrics.token_requests.with_label_values(&[outcome]).inc();
     metrics
@@ -36,7 +44,12 @@ pub async fn issue(State(state): State<AppState>, parts: Parts, body: Bytes) -> 
 }
 
 /// The response, and the outcome it is counted under (`issued` or the error code).
-async fn answer(state: &AppState, parts: &Parts, body: &[u8]) -> (&'static str, Response) {
+async fn answer(
+    state: &AppState,
+    parts: &Parts,
+    body: &[u8],
+    client_ip: IpAddr,
+) -> (&'static str, Response) {
     let headers = &parts.headers;
     let params = match read_params(headers, body) {
         Ok(params) => params,
@@ -57,7 +70,7 @@ async fn answer(state: &AppState, parts: &Parts, body: &[u8]) -> (&'static str, 
         .collect();
     match state
         .issuer
-        .issue(&params, &authorization, crate::store::now())
+        .issue(&params, &authorization, client_ip, crate::store::now())
         .await
     {
         Ok(token) => {
@@ -71,6 +84,7 @@ async fn answer(state: &AppState, parts: &Parts, body: &[u8]) -> (&'static str, 
             no_store(&mut response);
             ("issued", response)
         }
+        Err(error @ OAuthError::RateLimited { .. }) => ("rate_limited", oauth_error(&error)),
         Err(error) => (error.code(), oauth_error(&error)),
     }
 }

@@ -27,6 +27,10 @@ pub enum OAuthError {
     /// The issuer cannot answer now (busy, or its database is down); retry after a moment.
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(Cow<'static, str>),
+    /// Too many requests (per Client ID, or failed authentications per address): 429 with
+    /// `Retry-After`. RFC 6749 has no code for it; `temporarily_unavailable` says "retry later".
+    #[error("rate limited for {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// Something failed inside tokenmint; the detail is logged, never sent.
     #[error("server_error")]
     ServerError,
@@ -43,6 +47,7 @@ impl OAuthError {
             Self::InvalidTarget(_) => "invalid_target",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::ServerError => "server_error",
+            Self::RateLimited { .. } => "temporarily_unavailable",
         }
     }
 
@@ -56,12 +61,20 @@ impl OAuthError {
             | Self::InvalidTarget(d)
             | Self::TemporarilyUnavailable(d) => d,
             Self::ServerError => "the issuer failed to handle the request; it has been logged",
+            Self::RateLimited { .. } => "rate limit exceeded; retry after the Retry-After delay",
         }
     }
 
     /// The one refusal for every failed client authentication.
     pub fn client_auth_failed() -> Self {
         Self::InvalidClient(CLIENT_AUTH_FAILED.into())
+    }
+
+    /// A refusal for a limit that frees up after `wait`.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self::RateLimited {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        }
     }
 
     /// Shorthand for an `invalid_request` with a message built at run time.

@@ -4,11 +4,13 @@
 //! 2. The client presented credentials by exactly one method (§2.3).
 //! 3. `scope` is well formed (§3.3); `resource` (RFC 8707 §2) or `audience` names an audience
 //!    this issuer serves.
-//! 4. The Client ID exists, is not expired, and the secret matches (§3.2.1).
+//! 4. The address has not failed too often; the Client ID exists, is not expired, and the
+//!    secret matches (§3.2.1); the client is within its request rate.
 //! 5. The scope asked for is held by the key (§4.4.2 → §5.2 `invalid_scope`).
 //! 6. The token is signed: RFC 9068 claims, `exp` never past the key's own expiry.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +19,7 @@ use serde::Serialize;
 use super::OAuthError;
 use super::client_auth;
 use super::credentials::ClientSecret;
+use super::rate_limit::RateLimits;
 use super::request::TokenParams;
 use super::scope;
 use super::usage::UsageRecorder;
@@ -68,6 +71,7 @@ pub struct TokenIssuer {
     usage: UsageRecorder,
     keyring: KeyringHandle,
     metrics: Arc<Metrics>,
+    limits: RateLimits,
     issuer: String,
     /// The longest the token path waits for the database before answering 503.
     db_timeout: std::time::Duration,
@@ -91,6 +95,7 @@ impl TokenIssuer {
             usage,
             keyring,
             metrics,
+            limits: RateLimits::new(&config.rate_limit),
             issuer: config.server.issuer.clone(),
             db_timeout: config.database.acquire_timeout,
             ttl_secs: i64::try_from(config.token.ttl.as_secs()).unwrap_or(i64::MAX),
@@ -104,6 +109,7 @@ impl TokenIssuer {
         &self,
         params: &TokenParams,
         authorization: &[&[u8]],
+        client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, OAuthError> {
         check_grant_type(params.grant_type.as_deref())?;
@@ -119,9 +125,21 @@ impl TokenIssuer {
             None => None,
         };
         let audience = self.audience(params)?;
-        let key = self
-            .authenticate(&presented.client_id, &presented.client_secret, now)
-            .await?;
+        let authenticated = self
+            .authenticate(
+                &presented.client_id,
+                &presented.client_secret,
+                client_ip,
+                now,
+            )
+            .await;
+        if let Err(OAuthError::InvalidClient(_)) = &authenticated {
+            self.limits.record_failure(client_ip);
+        }
+        let key = authenticated?;
+        self.limits
+            .check_client(&key.client_id)
+            .map_err(OAuthError::rate_limited)?;
         let granted =
             scope::narrow(requested_scope.as_deref(), &key.scopes).map_err(|missing| {
                 OAuthError::InvalidScope(
@@ -167,6 +185,7 @@ impl TokenIssuer {
         &self,
         client_id: &str,
         secret: &str,
+        client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<StoredCredential, OAuthError> {
         // A secret with a bad checksum is refused before any lookup or hash.
@@ -193,6 +212,16 @@ impl TokenIssuer {
             .ok_or_else(OAuthError::client_auth_failed)?;
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(OAuthError::client_auth_failed());
+        }
+        // An address that failed too often may not make us hash; a credential it already
+        // proved (cached) is not a guess, so a client behind the same NAT keeps working.
+        if !self
+            .verifier
+            .is_cached(&key.client_id, &secret, &key.secret_hash)
+        {
+            self.limits
+                .check_address(client_ip)
+                .map_err(OAuthError::rate_limited)?;
         }
         let verdict = self
             .verifier
@@ -277,6 +306,11 @@ impl TokenIssuer {
             .with_label_values(&[kind])
             .inc();
         database_unavailable()
+    }
+
+    /// Forgets idle rate-limit state; call it now and then.
+    pub fn housekeeping(&self) {
+        self.limits.shrink();
     }
 
     /// The metrics this issuer reports to.

@@ -14,6 +14,7 @@ pub mod client_auth;
 pub mod credentials;
 pub mod error;
 pub mod grant;
+pub mod rate_limit;
 pub mod request;
 pub mod scope;
 pub mod usage;

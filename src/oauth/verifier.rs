@@ -193,6 +193,14 @@ impl SecretVerifier {
         self
     }
 
+    /// Whether this credential was proven recently (no hash needed to accept it).
+    pub fn is_cached(&self, client_id: &str, secret: &ClientSecret, phc: &str) -> bool {
+        let digest = self.digest(client_id, phc, secret);
+        self.cache
+            .get(client_id)
+            .is_some_and(|cached| bool::from(cached.ct_eq(&digest)))
+    }
+
     /// Whether `secret` is the one hashed in `phc` for `client_id`.
     pub async fn verify(
         &self,

@@ -12,6 +12,7 @@ mod lifecycle;
 mod nodes;
 mod observability;
 mod process;
+mod rate_limits;
 mod token;
 mod token_errors;
 mod well_known;
