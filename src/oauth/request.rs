@@ -43,13 +43,9 @@ impl TokenParams {
     /// Reads an `application/json` body: an object whose values are strings (`resource` may also
     /// be an array of strings); `null` counts as omitted.
     pub fn from_json(body: &[u8]) -> Result<Self, OAuthError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| OAuthError::invalid_request(format!("the body is not valid JSON: {e}")))?;
-        let Value::Object(object) = value else {
-            return Err(OAuthError::invalid_request(
-                "the JSON body must be an object",
-            ));
-        };
+        let Members(object) = serde_json::from_slice(body).map_err(|e| {
+            OAuthError::invalid_request(format!("the body is not a JSON object: {e}"))
+        })?;
         let mut params = Self::default();
         for (name, value) in object {
             if !is_known(&name) {
@@ -116,6 +112,33 @@ impl TokenParams {
             }
         }
         self
+    }
+}
+
+/// A JSON object's members in order, repeats included: serde_json's own map keeps only the last
+/// of a repeated key, which would hide a repeated parameter (§3.2).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    members.push(entry);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
@@ -224,6 +247,13 @@ mod tests {
         assert_eq!(p.grant_type.as_deref(), Some("client_credentials"));
         assert_eq!(p.resource, ["a", "b"]);
         assert_eq!(p.audience, None);
+    }
+
+    #[test]
+    fn a_repeated_json_member_is_invalid_request() {
+        let body = br#"{"grant_type":"client_credentials","grant_type":"client_credentials"}"#;
+        let err = TokenParams::from_json(body).unwrap_err();
+        assert!(err.description().contains("grant_type"), "{err:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod helpers;
 mod algorithms;
 mod cli;
 mod lifecycle;
+mod malformed;
 mod nodes;
 mod observability;
 mod process;
