@@ -8,6 +8,7 @@ mod helpers;
 
 mod algorithms;
 mod cli;
+mod crash;
 mod lifecycle;
 mod malformed;
 mod nodes;
