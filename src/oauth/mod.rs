@@ -21,3 +21,6 @@ pub mod usage;
 pub mod verifier;
 
 pub use error::OAuthError;
+
+#[cfg(test)]
+mod properties;
