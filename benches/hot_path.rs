@@ -64,13 +64,13 @@ fn verify_cached_credential(c: &mut Criterion) {
     let phc = hash_secret(&secret).unwrap();
     let verifier = SecretVerifier::new(2, Duration::from_secs(5)).unwrap();
     assert!(
-        rt.block_on(verifier.verify("dh_live_x", &secret, &phc))
+        rt.block_on(verifier.verify("dh_live_x", &secret, &phc, || Ok(())))
             .unwrap()
             .is_valid()
     );
     c.bench_function("verify_cached_credential", |b| {
         b.iter(|| {
-            rt.block_on(verifier.verify("dh_live_x", &secret, &phc))
+            rt.block_on(verifier.verify("dh_live_x", &secret, &phc, || Ok(())))
                 .unwrap()
         })
     });

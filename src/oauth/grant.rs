@@ -213,24 +213,18 @@ impl TokenIssuer {
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(OAuthError::client_auth_failed());
         }
-        // An address that failed too often may not make us hash; a credential it already
-        // proved (cached) is not a guess, so a client behind the same NAT keeps working.
-        if !self
-            .verifier
-            .is_cached(&key.client_id, &secret, &key.secret_hash)
-        {
-            self.limits
-                .check_address(client_ip)
-                .map_err(OAuthError::rate_limited)?;
-        }
+        // An address that failed too often may not make us hash; a credential it already proved
+        // (cached) is not a guess, so a client behind the same NAT keeps working.
+        let admit = || self.limits.check_address(client_ip);
         let verdict = self
             .verifier
-            .verify(&key.client_id, &secret, &key.secret_hash)
+            .verify(&key.client_id, &secret, &key.secret_hash, admit)
             .await;
         let result = match &verdict {
             Ok(Verdict::CachedValid) => "cache_hit",
             Ok(Verdict::Valid) => "valid",
             Ok(Verdict::Invalid) => "invalid",
+            Err(VerifyError::NotAdmitted(_)) => "not_admitted",
             Err(_) => "busy",
         };
         self.metrics
@@ -240,6 +234,7 @@ impl TokenIssuer {
         match verdict {
             Ok(v) if v.is_valid() => Ok(key),
             Ok(_) => Err(OAuthError::client_auth_failed()),
+            Err(VerifyError::NotAdmitted(wait)) => Err(OAuthError::rate_limited(wait)),
             Err(VerifyError::Busy) => Err(OAuthError::TemporarilyUnavailable(
                 "too many client authentications in progress; retry shortly".into(),
             )),

@@ -44,6 +44,9 @@ pub enum VerifyError {
     /// Every hashing slot stayed busy for the whole wait.
     #[error("too many client authentications in progress")]
     Busy,
+    /// The caller's admission check refused the hash (for example a blocked address).
+    #[error("refused before hashing; retry after {0:?}")]
+    NotAdmitted(Duration),
     #[error("the hashing worker failed: {0}")]
     Worker(String),
 }
@@ -193,20 +196,14 @@ impl SecretVerifier {
         self
     }
 
-    /// Whether this credential was proven recently (no hash needed to accept it).
-    pub fn is_cached(&self, client_id: &str, secret: &ClientSecret, phc: &str) -> bool {
-        let digest = self.digest(client_id, phc, secret);
-        self.cache
-            .get(client_id)
-            .is_some_and(|cached| bool::from(cached.ct_eq(&digest)))
-    }
-
-    /// Whether `secret` is the one hashed in `phc` for `client_id`.
+    /// Whether `secret` is the one hashed in `phc` for `client_id`. `admit` runs only when a
+    /// hash is needed (the credential is not cached) and may refuse it, with how long to wait.
     pub async fn verify(
         &self,
         client_id: &str,
         secret: &ClientSecret,
         phc: &str,
+        admit: impl FnOnce() -> Result<(), Duration>,
     ) -> Result<Verdict, VerifyError> {
         let digest = self.digest(client_id, phc, secret);
         if let Some(cached) = self.cache.get(client_id)
@@ -214,6 +211,7 @@ impl SecretVerifier {
         {
             return Ok(Verdict::CachedValid);
         }
+        admit().map_err(VerifyError::NotAdmitted)?;
         self.waiting.inc();
         let permit = tokio::time::timeout(self.wait, self.permits.acquire()).await;
         self.waiting.dec();
@@ -274,18 +272,21 @@ mod tests {
         let other = ClientSecret::generate("dh").unwrap();
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
-        assert_eq!(v.verify("id", &secret, &phc).await.unwrap(), Verdict::Valid);
         assert_eq!(
-            v.verify("id", &other, &phc).await.unwrap(),
+            v.verify("id", &secret, &phc, || Ok(())).await.unwrap(),
+            Verdict::Valid
+        );
+        assert_eq!(
+            v.verify("id", &other, &phc, || Ok(())).await.unwrap(),
             Verdict::Invalid
         );
         // Cached now; the cache still refuses the wrong secret.
         assert_eq!(
-            v.verify("id", &secret, &phc).await.unwrap(),
+            v.verify("id", &secret, &phc, || Ok(())).await.unwrap(),
             Verdict::CachedValid
         );
         assert_eq!(
-            v.verify("id", &other, &phc).await.unwrap(),
+            v.verify("id", &other, &phc, || Ok(())).await.unwrap(),
             Verdict::Invalid
         );
     }
@@ -295,10 +296,17 @@ mod tests {
         let secret = ClientSecret::generate("dh").unwrap();
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
-        assert!(v.verify("id", &secret, &phc).await.unwrap().is_valid());
+        assert!(
+            v.verify("id", &secret, &phc, || Ok(()))
+                .await
+                .unwrap()
+                .is_valid()
+        );
         let other_phc = hash_secret(&ClientSecret::generate("dh").unwrap()).unwrap();
         assert_eq!(
-            v.verify("id", &secret, &other_phc).await.unwrap(),
+            v.verify("id", &secret, &other_phc, || Ok(()))
+                .await
+                .unwrap(),
             Verdict::Invalid
         );
     }
@@ -308,7 +316,10 @@ mod tests {
         let v = SecretVerifier::new(1, Duration::from_millis(50)).unwrap();
         let _held = v.permits.acquire().await.unwrap();
         let secret = ClientSecret::generate("dh").unwrap();
-        let err = v.verify("id", &secret, "$argon2id$x").await.unwrap_err();
+        let err = v
+            .verify("id", &secret, "$argon2id$x", || Ok(()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, VerifyError::Busy));
     }
 
@@ -330,10 +341,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn admission_is_asked_only_when_a_hash_is_needed() {
+        let secret = ClientSecret::generate("dh").unwrap();
+        let phc = hash_secret(&secret).unwrap();
+        let v = verifier();
+        let refuse = || Err(Duration::from_secs(7));
+        let err = v.verify("id", &secret, &phc, refuse).await.unwrap_err();
+        assert!(matches!(err, VerifyError::NotAdmitted(d) if d == Duration::from_secs(7)));
+        assert_eq!(
+            v.verify("id", &secret, &phc, || Ok(())).await.unwrap(),
+            Verdict::Valid
+        );
+        let never = || -> Result<(), Duration> { panic!("admission asked on a cache hit") };
+        assert_eq!(
+            v.verify("id", &secret, &phc, never).await.unwrap(),
+            Verdict::CachedValid
+        );
+    }
+
+    #[tokio::test]
     async fn a_malformed_stored_hash_never_verifies() {
         let secret = ClientSecret::generate("dh").unwrap();
         assert_eq!(
-            verifier().verify("id", &secret, "not a phc").await.unwrap(),
+            verifier()
+                .verify("id", &secret, "not a phc", || Ok(()))
+                .await
+                .unwrap(),
             Verdict::Invalid
         );
     }
