@@ -13,6 +13,7 @@ pub mod keyring;
 pub mod lifecycle;
 pub mod master_key;
 pub mod operations;
+pub mod verify;
 
 use serde::{Deserialize, Serialize};
 

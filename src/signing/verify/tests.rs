@@ -1,0 +1,201 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::*;
+use crate::config::Config;
+use crate::signing::keyring::Keyring;
+use crate::signing::lifecycle::Policy;
+use crate::signing::master_key::MasterKey;
+use crate::signing::{Algorithm, keypair};
+use crate::store::{SigningKeySet, StoredSigningKey};
+
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "https://issuer.test";
+
+/// A keyring with one current key of `alg`, and the verifier of what it publishes.
+fn setup(alg: Algorithm) -> (Keyring, TokenVerifier, String) {
+    let master = MasterKey::generate().unwrap();
+    let generated = keypair::generate(alg).unwrap();
+    let now = crate::store::now();
+    let public_jwk = generated.public_jwk.clone();
+    let key = StoredSigningKey {
+        sealed_private: Some(master.seal(&generated.kid, &generated.pkcs8).unwrap()),
+        kid: generated.kid,
+        alg: alg.as_str().into(),
+        public_jwk: public_jwk.clone(),
+        created_at: now,
+        activates_at: now,
+        revoked_at: None,
+    };
+    let set = SigningKeySet {
+        epoch: 1,
+        keys: vec![key],
+        master_key_check: None,
+    };
+    let keyring = Keyring::build(
+        &set,
+        &master,
+        &Policy::from_config(&Config::default()),
+        now,
+        None,
+    )
+    .unwrap();
+    let verifier = TokenVerifier::from_public_jwks(std::iter::once(public_jwk.as_str()));
+    (keyring, verifier, public_jwk)
+}
+
+fn claims(exp_offset: i64, aud: &str) -> Vec<u8> {
+    let now = chrono::Utc::now().timestamp();
+    json!({"iss": ISSUER, "sub": "dh_live_x", "aud": aud, "iat": now, "exp": now + exp_offset, "scope": "admin"})
+        .to_string()
+        .into_bytes()
+}
+
+fn b64(value: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// Replaces a token's header, keeping its payload and signature.
+fn with_header(token: &str, header: serde_json::Value) -> String {
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let encoded = b64(&header);
+    parts[0] = &encoded;
+    parts.join(".")
+}
+
+#[test]
+fn a_token_the_issuer_signed_verifies_with_every_algorithm() {
+    for alg in [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256] {
+        let (keyring, verifier, _) = setup(alg);
+        let token = keyring
+            .current
+            .as_ref()
+            .unwrap()
+            .sign_jwt(&claims(60, AUDIENCE))
+            .unwrap();
+        let verified = verifier.verify(&token, ISSUER, AUDIENCE).unwrap();
+        assert_eq!(verified["scope"], "admin", "{alg:?}");
+    }
+}
+
+#[test]
+fn alg_none_never_validates() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let kid = keyring.current.as_ref().unwrap().kid.clone();
+    let payload = URL_SAFE_NO_PAD.encode(claims(60, AUDIENCE));
+    let header = b64(&json!({"typ": "at+jwt", "alg": "none", "kid": kid}));
+    for token in [
+        format!("{header}.{payload}."),
+        format!("{header}.{payload}"),
+    ] {
+        assert!(verifier.verify(&token, ISSUER, AUDIENCE).is_err());
+    }
+}
+
+#[test]
+fn hs256_signed_with_the_public_key_never_validates() {
+    let (keyring, verifier, public_jwk) = setup(Algorithm::Es256);
+    let kid = keyring.current.as_ref().unwrap().kid.clone();
+    let header = b64(&json!({"typ": "at+jwt", "alg": "HS256", "kid": kid}));
+    let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims(60, AUDIENCE)));
+    let jwk: serde_json::Value = serde_json::from_str(&public_jwk).unwrap();
+    let x = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap();
+    for secret in [public_jwk.as_bytes().to_vec(), x] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+        let tag = ring::hmac::sign(&key, message.as_bytes());
+        let token = format!("{message}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        assert!(verifier.verify(&token, ISSUER, AUDIENCE).is_err());
+    }
+}
+
+#[test]
+fn an_unknown_kid_never_validates() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let token = keyring
+        .current
+        .as_ref()
+        .unwrap()
+        .sign_jwt(&claims(60, AUDIENCE))
+        .unwrap();
+    let renamed = with_header(
+        &token,
+        json!({"typ": "at+jwt", "alg": "ES256", "kid": "not-published"}),
+    );
+    assert_eq!(
+        verifier.verify(&renamed, ISSUER, AUDIENCE),
+        Err(TokenError::UnknownKey)
+    );
+    let (other_keyring, _, _) = setup(Algorithm::Es256);
+    let foreign = other_keyring
+        .current
+        .as_ref()
+        .unwrap()
+        .sign_jwt(&claims(60, AUDIENCE))
+        .unwrap();
+    assert_eq!(
+        verifier.verify(&foreign, ISSUER, AUDIENCE),
+        Err(TokenError::UnknownKey)
+    );
+}
+
+#[test]
+fn a_tampered_payload_never_validates() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let token = keyring
+        .current
+        .as_ref()
+        .unwrap()
+        .sign_jwt(&claims(60, AUDIENCE))
+        .unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["scope"] = json!("admin keys:write");
+    let tampered = format!("{}.{}.{}", parts[0], b64(&payload), parts[2]);
+    assert!(matches!(
+        verifier.verify(&tampered, ISSUER, AUDIENCE),
+        Err(TokenError::Invalid(_))
+    ));
+}
+
+#[test]
+fn a_wrong_typ_never_validates() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let active = keyring.current.as_ref().unwrap();
+    let token = active.sign_jwt(&claims(60, AUDIENCE)).unwrap();
+    for header in [
+        json!({"typ": "JWT", "alg": "ES256", "kid": active.kid}),
+        json!({"alg": "ES256", "kid": active.kid}),
+    ] {
+        let retyped = with_header(&token, header);
+        assert_eq!(
+            verifier.verify(&retyped, ISSUER, AUDIENCE),
+            Err(TokenError::WrongType)
+        );
+    }
+}
+
+#[test]
+fn expired_or_foreign_audience_tokens_never_validate() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let active = keyring.current.as_ref().unwrap();
+    let expired = active.sign_jwt(&claims(-120, AUDIENCE)).unwrap();
+    assert!(matches!(
+        verifier.verify(&expired, ISSUER, AUDIENCE),
+        Err(TokenError::Invalid(_))
+    ));
+    let product = active
+        .sign_jwt(&claims(60, "https://api.example.com"))
+        .unwrap();
+    assert!(matches!(
+        verifier.verify(&product, ISSUER, AUDIENCE),
+        Err(TokenError::Invalid(_))
+    ));
+    let other_issuer = active.sign_jwt(&claims(60, AUDIENCE)).unwrap();
+    assert!(
+        verifier
+            .verify(&other_issuer, "https://elsewhere.test", AUDIENCE)
+            .is_err()
+    );
+}
