@@ -30,6 +30,7 @@ const HASH_SLOT_WAIT: Duration = Duration::from_secs(2);
 /// A built server, bound and ready to run.
 pub struct App {
     listener: TcpListener,
+    max_connections: usize,
     /// `metrics.bind`, when set: `/metrics` alone, apart from the public listener.
     metrics_listener: Option<TcpListener>,
     state: AppState,
@@ -115,6 +116,7 @@ impl App {
         }
         Ok(Self {
             listener,
+            max_connections: config.server.max_connections,
             metrics_listener,
             state,
             signing,
@@ -153,8 +155,14 @@ impl App {
             tokio::spawn(async move { axum::serve(listener, metrics).await });
         }
         let router = http::router(self.state);
+        // The no-op tap is how axum gives a custom listener's connections their SocketAddr
+        // (ConnectInfo is implemented for `TapIo<L, F>` generically, not for arbitrary listeners).
+        let listener = axum::serve::ListenerExt::tap_io(
+            http::listener::LimitedListener::new(self.listener, self.max_connections),
+            |_| {},
+        );
         let served = axum::serve(
-            self.listener,
+            listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)

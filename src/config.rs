@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// The `iss` claim and the base of every URL in the discovery document (RFC 8414 §2).
     pub issuer: String,
+    /// Most open connections (idle keep-alive ones included); more wait until one closes.
+    pub max_connections: usize,
 }
 
 /// `[database]`: the store, chosen by the URL scheme.
@@ -155,6 +157,7 @@ impl Default for ServerConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: "http://127.0.0.1:8080".into(),
+            max_connections: 10_000,
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod client_ip;
 pub mod errors;
 pub mod health;
+pub mod listener;
 pub mod token;
 pub mod well_known;
 

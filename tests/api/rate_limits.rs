@@ -200,3 +200,55 @@ mod disabled {
         limits_can_be_turned_off
     );
 }
+
+mod connections {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use crate::helpers::TestApp;
+
+    async fn get_healthz(stream: &mut TcpStream) -> String {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    }
+
+    /// Two idle keep-alive connections hold both slots: a third waits, and is served as soon
+    /// as one of them closes.
+    async fn connections_past_the_limit_wait_for_a_free_slot(app: TestApp) {
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let mut first = TcpStream::connect(&addr).await.unwrap();
+        let mut second = TcpStream::connect(&addr).await.unwrap();
+        assert!(get_healthz(&mut first).await.starts_with("HTTP/1.1 200"));
+        assert!(get_healthz(&mut second).await.starts_with("HTTP/1.1 200"));
+        let mut third = TcpStream::connect(&addr).await.unwrap();
+        let waiting =
+            tokio::time::timeout(Duration::from_millis(500), get_healthz(&mut third)).await;
+        assert!(
+            waiting.is_err(),
+            "a third connection is not served while two are open"
+        );
+        drop(first);
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "served once a slot frees"
+        );
+        drop(second);
+    }
+
+    backend_tests_with!(
+        [("TOKENMINT_SERVER__MAX_CONNECTIONS", "2")],
+        connections_past_the_limit_wait_for_a_free_slot
+    );
+}
