@@ -78,15 +78,6 @@ impl ClientId {
         ok.then(|| Self(text.to_string()))
     }
 
-    /// The environment named in the Client ID.
-    pub fn env(&self) -> KeyEnv {
-        if self.0.split('_').nth(1) == Some("test") {
-            KeyEnv::Test
-        } else {
-            KeyEnv::Live
-        }
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -168,10 +159,8 @@ mod tests {
         assert!(text.starts_with("dh_live_"), "{text}");
         assert_eq!(text.len(), "dh_live_".len() + 22);
         assert_eq!(ClientId::parse(text), Some(id.clone()));
-        assert_eq!(id.env(), KeyEnv::Live);
         let test = ClientId::generate("dh", KeyEnv::Test).unwrap();
         assert!(test.as_str().starts_with("dh_test_"));
-        assert_eq!(test.env(), KeyEnv::Test);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::OAuthError;
 use super::client_auth;
-use super::credentials::ClientSecret;
+use super::credentials::{ClientId, ClientSecret};
 use super::rate_limit::RateLimits;
 use super::request::TokenParams;
 use super::scope;
@@ -114,9 +114,11 @@ impl TokenIssuer {
     ) -> Result<IssuedToken, OAuthError> {
         check_grant_type(params.grant_type.as_deref())?;
         let presented = client_auth::presented(authorization, params)?;
-        if crate::oauth::credentials::ClientId::parse(&presented.client_id).is_some() {
+        // Checked once here: a malformed Client ID fails authentication below without a lookup.
+        let client_id = ClientId::parse(&presented.client_id);
+        if let Some(id) = &client_id {
             // Public, and what an operator searches the logs by.
-            tracing::Span::current().record("client_id", presented.client_id.as_str());
+            tracing::Span::current().record("client_id", id.as_str());
         }
         let requested_scope = match params.scope.as_deref() {
             Some(text) => Some(scope::parse(text).map_err(|token| {
@@ -126,12 +128,7 @@ impl TokenIssuer {
         };
         let audience = self.audience(params)?;
         let authenticated = self
-            .authenticate(
-                &presented.client_id,
-                &presented.client_secret,
-                client_ip,
-                now,
-            )
+            .authenticate(client_id.as_ref(), &presented.client_secret, client_ip, now)
             .await;
         if let Err(OAuthError::InvalidClient(_)) = &authenticated {
             self.limits.record_failure(client_ip);
@@ -183,16 +180,17 @@ impl TokenIssuer {
     /// Finds the key and checks the secret; every failure looks the same to the client.
     async fn authenticate(
         &self,
-        client_id: &str,
+        client_id: Option<&ClientId>,
         secret: &str,
         client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<StoredCredential, OAuthError> {
-        // A secret with a bad checksum is refused before any lookup or hash.
+        // A malformed Client ID, or a secret with a bad checksum, is refused before any lookup
+        // or hash.
         let secret = ClientSecret::parse(secret).ok_or_else(OAuthError::client_auth_failed)?;
-        if crate::oauth::credentials::ClientId::parse(client_id).is_none() {
-            return Err(OAuthError::client_auth_failed());
-        }
+        let client_id = client_id
+            .ok_or_else(OAuthError::client_auth_failed)?
+            .as_str();
         // Bounded even when the network to the database drops packets instead of refusing.
         let lookup = tokio::time::timeout(self.db_timeout, self.store.credential(client_id));
         let key = lookup

@@ -65,18 +65,6 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// A keyring with no keys: the server is not ready until a real one is loaded.
-    pub fn empty() -> Self {
-        Self {
-            epoch: -1,
-            current: None,
-            jwks: render_jwks(std::iter::empty()),
-            next_change: None,
-            state_counts: Vec::new(),
-            current_since: None,
-        }
-    }
-
     /// Builds the keyring for `now`. `previous` lends its decoded key when the kid is unchanged.
     pub fn build(
         set: &SigningKeySet,
