@@ -125,6 +125,13 @@ impl App {
         })
     }
 
+    /// Where `/metrics` is served on its own (`metrics.bind`), if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// The address the listener is bound to (port 0 resolved).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()

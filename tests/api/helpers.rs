@@ -144,6 +144,8 @@ struct Running {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT` of the running server.
     pub base: String,
+    /// `http://…` of the separate metrics listener, when `metrics.bind` is set.
+    pub metrics_base: Option<String>,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub http: reqwest::Client,
@@ -181,6 +183,7 @@ impl TestApp {
         std::fs::write(&config_path, config).expect("write config");
         let mut app = Self {
             base: String::new(),
+            metrics_base: None,
             dir,
             config_path,
             http: reqwest::Client::new(),
@@ -209,6 +212,7 @@ impl TestApp {
     async fn start(&mut self) {
         let app = App::build(self.config()).await.expect("server builds");
         self.base = format!("http://{}", app.local_addr().expect("bound"));
+        self.metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async move {
             let _ = stopped.await;

@@ -183,3 +183,47 @@ mod metrics_off {
         metrics_can_be_turned_off
     );
 }
+
+mod metrics_bind {
+    use crate::helpers::TestApp;
+
+    /// `metrics.bind` serves `/metrics` on its own listener, and only there.
+    async fn metrics_move_to_their_own_listener(app: TestApp) {
+        assert_eq!(
+            app.get("/metrics").await.status(),
+            404,
+            "not on the public listener"
+        );
+        let metrics = app.metrics_base.clone().expect("a metrics listener");
+        let response = app
+            .http
+            .get(format!("{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("tokenmint_signing_keys{state=\"current\"} 1")
+        );
+        let token = app
+            .http
+            .post(format!("{metrics}/api/oauth/token"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            token.status(),
+            404,
+            "the metrics listener serves nothing else"
+        );
+    }
+
+    backend_tests_with!(
+        [("TOKENMINT_METRICS__BIND", "127.0.0.1:0")],
+        metrics_move_to_their_own_listener
+    );
+}

@@ -53,6 +53,10 @@ async fn first_start_in_an_empty_folder_bootstraps_everything() {
         log.contains("tokenmint teams create"),
         "the log says what to do next:\n{log}"
     );
+    assert!(
+        log.contains("INFO") && log.contains("signing key created"),
+        "key lifecycle events are logged at info:\n{log}"
+    );
 }
 
 #[tokio::test]
