@@ -52,6 +52,16 @@ fn claims(exp_offset: i64, aud: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// A token signed by the keyring's current key.
+fn sign(keyring: &Keyring, exp_offset: i64, aud: &str) -> String {
+    keyring
+        .current
+        .as_ref()
+        .unwrap()
+        .sign_jwt(&claims(exp_offset, aud))
+        .unwrap()
+}
+
 fn b64(value: &serde_json::Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
@@ -68,12 +78,7 @@ fn with_header(token: &str, header: serde_json::Value) -> String {
 fn a_token_the_issuer_signed_verifies_with_every_algorithm() {
     for alg in [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256] {
         let (keyring, verifier, _) = setup(alg);
-        let token = keyring
-            .current
-            .as_ref()
-            .unwrap()
-            .sign_jwt(&claims(60, AUDIENCE))
-            .unwrap();
+        let token = sign(&keyring, 60, AUDIENCE);
         let verified = verifier.verify(&token, ISSUER, AUDIENCE).unwrap();
         assert_eq!(verified["scope"], "admin", "{alg:?}");
     }
@@ -112,12 +117,7 @@ fn hs256_signed_with_the_public_key_never_validates() {
 #[test]
 fn an_unknown_kid_never_validates() {
     let (keyring, verifier, _) = setup(Algorithm::Es256);
-    let token = keyring
-        .current
-        .as_ref()
-        .unwrap()
-        .sign_jwt(&claims(60, AUDIENCE))
-        .unwrap();
+    let token = sign(&keyring, 60, AUDIENCE);
     let renamed = with_header(
         &token,
         json!({"typ": "at+jwt", "alg": "ES256", "kid": "not-published"}),
@@ -127,12 +127,7 @@ fn an_unknown_kid_never_validates() {
         Err(TokenError::UnknownKey)
     );
     let (other_keyring, _, _) = setup(Algorithm::Es256);
-    let foreign = other_keyring
-        .current
-        .as_ref()
-        .unwrap()
-        .sign_jwt(&claims(60, AUDIENCE))
-        .unwrap();
+    let foreign = sign(&other_keyring, 60, AUDIENCE);
     assert_eq!(
         verifier.verify(&foreign, ISSUER, AUDIENCE),
         Err(TokenError::UnknownKey)
@@ -142,12 +137,7 @@ fn an_unknown_kid_never_validates() {
 #[test]
 fn a_tampered_payload_never_validates() {
     let (keyring, verifier, _) = setup(Algorithm::Es256);
-    let token = keyring
-        .current
-        .as_ref()
-        .unwrap()
-        .sign_jwt(&claims(60, AUDIENCE))
-        .unwrap();
+    let token = sign(&keyring, 60, AUDIENCE);
     let parts: Vec<&str> = token.split('.').collect();
     let mut payload: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
@@ -163,7 +153,7 @@ fn a_tampered_payload_never_validates() {
 fn a_wrong_typ_never_validates() {
     let (keyring, verifier, _) = setup(Algorithm::Es256);
     let active = keyring.current.as_ref().unwrap();
-    let token = active.sign_jwt(&claims(60, AUDIENCE)).unwrap();
+    let token = sign(&keyring, 60, AUDIENCE);
     for header in [
         json!({"typ": "JWT", "alg": "ES256", "kid": active.kid}),
         json!({"alg": "ES256", "kid": active.kid}),
@@ -179,20 +169,17 @@ fn a_wrong_typ_never_validates() {
 #[test]
 fn expired_or_foreign_audience_tokens_never_validate() {
     let (keyring, verifier, _) = setup(Algorithm::Es256);
-    let active = keyring.current.as_ref().unwrap();
-    let expired = active.sign_jwt(&claims(-120, AUDIENCE)).unwrap();
+    let expired = sign(&keyring, -120, AUDIENCE);
     assert!(matches!(
         verifier.verify(&expired, ISSUER, AUDIENCE),
         Err(TokenError::Invalid(_))
     ));
-    let product = active
-        .sign_jwt(&claims(60, "https://api.example.com"))
-        .unwrap();
+    let product = sign(&keyring, 60, "https://api.example.com");
     assert!(matches!(
         verifier.verify(&product, ISSUER, AUDIENCE),
         Err(TokenError::Invalid(_))
     ));
-    let other_issuer = active.sign_jwt(&claims(60, AUDIENCE)).unwrap();
+    let other_issuer = sign(&keyring, 60, AUDIENCE);
     assert!(
         verifier
             .verify(&other_issuer, "https://elsewhere.test", AUDIENCE)
