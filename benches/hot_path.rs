@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use tokenmint::audit::Actor;
 use tokenmint::config::Config;
 use tokenmint::oauth::credentials::ClientSecret;
 use tokenmint::oauth::grant::TokenIssuer;
@@ -89,7 +90,7 @@ async fn store_with_key(
     config.database.url = format!("sqlite://{}/bench.db", dir.display());
     let store = tokenmint::store::open(&config.database).await.unwrap();
     let now = tokenmint::store::now();
-    tokenmint::manage::create_team(store.as_ref(), "acme", None, now)
+    tokenmint::manage::create_team(store.as_ref(), &Actor::Cli, "acme", None, now)
         .await
         .unwrap();
     let request = tokenmint::manage::NewKeyRequest {
@@ -99,9 +100,10 @@ async fn store_with_key(
         expires_in: None,
         env: tokenmint::oauth::credentials::KeyEnv::Live,
     };
-    let created = tokenmint::manage::create_api_key(store.as_ref(), &config, request, now)
-        .await
-        .unwrap();
+    let created =
+        tokenmint::manage::create_api_key(store.as_ref(), &Actor::Cli, &config, request, now)
+            .await
+            .unwrap();
     (store, config, created.key.client_id, created.secret)
 }
 

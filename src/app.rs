@@ -96,6 +96,9 @@ impl App {
             metrics_on_main: config.metrics.enabled && config.metrics.bind.is_empty(),
             proxies: http::client_ip::TrustedProxies::parse(&config.rate_limit.trusted_proxies)
                 .map_err(|e| anyhow::anyhow!("rate_limit.trusted_proxies: {e}"))?,
+            config: Arc::new(config.clone()),
+            signing: signing.clone(),
+            openapi: bytes::Bytes::new(),
         };
         let metrics_listener = match (config.metrics.enabled, config.metrics.bind.as_str()) {
             (true, bind) if !bind.is_empty() => Some(
@@ -108,7 +111,7 @@ impl App {
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
-        if store.teams().await?.is_empty() {
+        if store.teams(None, Some(1)).await?.is_empty() {
             tracing::info!(
                 "no teams yet. Next: `tokenmint teams create acme`, then \
                 `tokenmint keys create --team acme --label my-service` for a Client ID and secret"

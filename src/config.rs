@@ -316,6 +316,7 @@ impl Config {
         validate::issuer(&self.server.issuer)?;
         validate::database(&self.database)?;
         self.token.validate()?;
+        validate::audiences_apart_from_issuer(&self.token, &self.server.issuer)?;
         self.keys.validate()?;
         self.signing.validate()?;
         self.rate_limit.validate()?;

@@ -11,7 +11,9 @@
 //! - [`http`]: routes and handlers; parses requests and shapes responses, decides nothing.
 //! - [`oauth`]: the client-credentials grant: credential formats, client authentication, scopes,
 //!   audiences and the access-token claims.
-//! - [`manage`]: team and API-key management shared by the CLI and the server.
+//! - [`manage`]: team and API-key management shared by the CLI and the management API, and who
+//!   may do what through that API.
+//! - [`audit`]: who changed what: the actor of every change the audit log records.
 //! - [`metrics`]: the Prometheus metrics a server exports.
 //! - [`signing`]: signing keys: generation, sealing under the master key, the rotation lifecycle
 //!   and the in-memory keyring that signs tokens and serves the JWKS.
@@ -22,6 +24,7 @@
 )]
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -12,11 +12,12 @@ use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, open_signing, shutdown_signal};
+use crate::audit::Actor;
 use crate::config::{Config, LogFormat, duration};
 use crate::manage::{self, NewKeyRequest};
 use crate::oauth::credentials::KeyEnv;
 use crate::signing::master_key::MasterKey;
-use crate::store;
+use crate::store::{self, ApiKeyOrder, ApiKeyQuery, AuditQuery};
 
 /// An OAuth 2.0 client-credentials token issuer.
 #[derive(Debug, Parser)]
@@ -50,6 +51,17 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show the audit log, newest first: every change to teams, API keys and signing keys.
+    Audit {
+        /// Only this team's events [default: every event, signing keys included]
+        #[arg(long)]
+        team: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +116,10 @@ enum KeysCommand {
     List {
         #[arg(long)]
         team: String,
+        /// `created` (oldest first) or `last-used` (idle keys first: never used, then least
+        /// recently used).
+        #[arg(long, value_enum, default_value = "created")]
+        sort: SortKeys,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -129,6 +145,12 @@ enum SigningKeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SortKeys {
+    Created,
+    LastUsed,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +209,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(&config, command, now).await,
         Command::SigningKeys(command) => signing_keys(&config, command, now).await,
         Command::MasterKey(MasterKeyCommand::Rotate) => rotate_master_key(&config).await,
+        Command::Audit { team, limit, json } => {
+            let store = store::open(&config.database).await?;
+            let query = AuditQuery {
+                team,
+                before_id: None,
+                limit: Some(limit),
+            };
+            print::audit(
+                &manage::list_audit(store.as_ref(), &query).await?,
+                json.json,
+            )
+        }
         Command::Config(ConfigCommand::Check) => {
             print!("{}", config.to_masked_toml()?);
             eprintln!("configuration is valid");
@@ -203,10 +237,15 @@ async fn teams(
     let store = store::open(&config.database).await?;
     match command {
         TeamsCommand::Create { slug, name } => {
-            let team = manage::create_team(store.as_ref(), &slug, name.as_deref(), now).await?;
+            let team =
+                manage::create_team(store.as_ref(), &Actor::Cli, &slug, name.as_deref(), now)
+                    .await?;
             println!("created team {} ({})", team.slug, team.name);
         }
-        TeamsCommand::List(flag) => print::teams(&store.teams().await?, flag.json)?,
+        TeamsCommand::List(flag) => {
+            let teams = manage::list_teams(store.as_ref(), None, None).await?;
+            print::teams(&teams, flag.json)?;
+        }
     }
     Ok(())
 }
@@ -234,15 +273,23 @@ async fn keys(
                 expires_in,
                 env,
             };
-            let created = manage::create_api_key(store.as_ref(), config, request, now).await?;
+            let created =
+                manage::create_api_key(store.as_ref(), &Actor::Cli, config, request, now).await?;
             print::created_key(&created, json.json)?;
         }
-        KeysCommand::List { team, json } => {
-            let keys = manage::list_api_keys(store.as_ref(), &team).await?;
+        KeysCommand::List { team, sort, json } => {
+            let query = ApiKeyQuery {
+                order: match sort {
+                    SortKeys::Created => ApiKeyOrder::CreatedAt,
+                    SortKeys::LastUsed => ApiKeyOrder::LastUsedAt,
+                },
+                ..ApiKeyQuery::default()
+            };
+            let keys = manage::list_api_keys(store.as_ref(), &team, &query).await?;
             print::api_keys(&keys, json.json)?;
         }
         KeysCommand::Delete { client_id } => {
-            manage::delete_api_key(store.as_ref(), &client_id).await?;
+            manage::delete_api_key(store.as_ref(), &Actor::Cli, None, &client_id, now).await?;
             println!(
                 "deleted {client_id}: it gets no new token from now on; tokens issued before \
                  stay valid until they expire"
@@ -270,11 +317,11 @@ async fn signing_keys(
             now: immediate,
             json,
         } => {
-            let steps = signing.rotate(now, immediate).await?;
+            let steps = signing.rotate(now, immediate, &Actor::Cli).await?;
             print::rotation(&steps, &signing.list(now).await?, immediate, json.json)?;
         }
         SigningKeysCommand::Revoke { kid } => {
-            let steps = signing.revoke(&kid, now).await?;
+            let steps = signing.revoke(&kid, now, &Actor::Cli).await?;
             print::revocation(&kid, &steps, &signing.list(now).await?);
         }
     }
@@ -287,7 +334,7 @@ async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
     let signing = open_signing(config).await?;
     let new = MasterKey::generate()?;
     let Some(file) = signing.master_file.clone() else {
-        let resealed = signing.rotate_master(&new).await?;
+        let resealed = signing.rotate_master(&new, &Actor::Cli).await?;
         println!("{}", new.to_base64().as_str());
         eprintln!(
             "master key rotated: {resealed} signing keys re-sealed. The new key is printed above: \
@@ -305,7 +352,7 @@ async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
             pending.display()
         )
     })?;
-    let resealed = signing.rotate_master(&new).await?;
+    let resealed = signing.rotate_master(&new, &Actor::Cli).await?;
     std::fs::rename(&pending, &file).with_context(|| {
         format!(
             "re-sealed, but could not move {} over {}",

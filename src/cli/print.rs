@@ -2,12 +2,11 @@
 //! Times are RFC 3339 in JSON; unset values are `null`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::json;
 
 use crate::manage::CreatedKey;
 use crate::signing::lifecycle::Step;
 use crate::signing::operations::SigningKeyInfo;
-use crate::store::{ApiKey, Team};
+use crate::store::{ApiKey, AuditEvent, Team};
 
 fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -59,15 +58,7 @@ pub fn teams(teams: &[Team], as_json: bool) -> anyhow::Result<()> {
 pub fn created_key(created: &CreatedKey, as_json: bool) -> anyhow::Result<()> {
     let key = &created.key;
     if as_json {
-        return print_json(&json!({
-            "client_id": key.client_id,
-            "client_secret": created.secret.expose(),
-            "team": key.team,
-            "label": key.label,
-            "scopes": key.scopes,
-            "created_at": key.created_at,
-            "expires_at": key.expires_at,
-        }));
+        return print_json(&created.view());
     }
     println!(
         "Created API key {:?} for team {} ({}).",
@@ -208,4 +199,26 @@ pub fn revocation(kid: &str, steps: &[Step], keys: &[SigningKeyInfo]) {
             current.kid, current.alg
         );
     }
+}
+
+pub fn audit(events: &[AuditEvent], as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return print_json(&events);
+    }
+    let rows = events
+        .iter()
+        .map(|e| {
+            let e = &e.event;
+            vec![
+                time(&e.at),
+                e.actor.clone(),
+                e.action.clone(),
+                e.team.clone().unwrap_or_else(|| "-".into()),
+                e.target.clone(),
+                e.source_ip.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["TIME", "ACTOR", "ACTION", "TEAM", "TARGET", "FROM"], rows);
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{ConfigError, DatabaseConfig, KeysConfig, RateLimitConfig, SigningConfig, TokenConfig};
-use crate::oauth::scope::is_scope_token;
+use crate::oauth::scope::{is_management, is_scope_token};
 
 /// RFC 8414 §2: the issuer is an https URL (http allowed for local use) with no query or fragment.
 pub(super) fn issuer(issuer: &str) -> Result<(), ConfigError> {
@@ -48,6 +48,26 @@ pub(super) fn database(db: &DatabaseConfig) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The issuer's own audience is the management API's: tokens for it carry management scopes
+/// only, so no product audience may share its name.
+pub(super) fn audiences_apart_from_issuer(
+    token: &TokenConfig,
+    issuer: &str,
+) -> Result<(), ConfigError> {
+    let clash = token.allowed_audiences().position(|a| a == issuer);
+    match clash {
+        None => Ok(()),
+        Some(i) => Err(ConfigError::setting(
+            if i == 0 {
+                "token.audience"
+            } else {
+                "token.audiences"
+            },
+            "must not be server.issuer, which is the management API's own audience",
+        )),
+    }
 }
 
 impl TokenConfig {
@@ -107,6 +127,14 @@ impl KeysConfig {
                 return Err(ConfigError::setting(
                     "keys.scopes",
                     format!("{scope:?} is not a scope token (RFC 6749 §3.3)"),
+                ));
+            }
+            if is_management(scope) {
+                return Err(ConfigError::setting(
+                    "keys.scopes",
+                    format!(
+                        "{scope:?} is a built-in management scope; the catalog lists product scopes"
+                    ),
                 ));
             }
             if self.scopes[..i].contains(scope) {

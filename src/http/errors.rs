@@ -1,14 +1,32 @@
-//! Error bodies. The token endpoint answers RFC 6749 §5.2 JSON; every other error anywhere
-//! (unknown route, wrong method, body too large, timeout) gets a JSON body of the same shape
-//! rather than axum's plain text.
+//! Error bodies. The token endpoint answers RFC 6749 §5.2 JSON, and so does every other error
+//! outside the management API (unknown route, wrong method, body too large, timeout) rather
+//! than axum's plain text. The management API (`/api/…` but `/api/oauth/…`) answers RFC 9457
+//! problem documents, for its own errors and for those the layers around it produce.
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
+use super::manage::problem::{PROBLEM_JSON, Problem};
 use crate::oauth::OAuthError;
+
+/// An RFC 6749 §5.2 error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OAuthErrorBody<'a> {
+    /// `invalid_request`, `invalid_client`, `invalid_scope`, `invalid_target`,
+    /// `unsupported_grant_type`, `temporarily_unavailable`, `server_error`, …
+    pub error: &'a str,
+    pub error_description: &'a str,
+}
+
+/// Whether `path` belongs to the management API, whose errors are problem documents.
+pub fn is_management_path(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/oauth/")
+}
 
 /// RFC 6749 §5.2 status for each error: 401 for `invalid_client` (with the challenge §5.2 asks
 /// for), 503 with `Retry-After` when busy, 500 for our own failures, else 400.
@@ -42,11 +60,11 @@ pub fn oauth_error(error: &OAuthError) -> Response {
 
 /// `{"error","error_description"}` with `Cache-Control: no-store` (RFC 6749 §5.1, §5.2).
 pub fn error_body(status: StatusCode, code: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({ "error": code, "error_description": description })),
-    )
-        .into_response();
+    let body = OAuthErrorBody {
+        error: code,
+        error_description: description,
+    };
+    let mut response = (status, Json(body)).into_response();
     no_store(&mut response);
     response
 }
@@ -61,21 +79,52 @@ pub fn no_store(response: &mut Response) {
 /// The fallback for unknown routes.
 pub async fn not_found(method: Method, uri: Uri) -> Response {
     let description = format!("no route for {method} {}", uri.path());
+    if is_management_path(uri.path()) {
+        return Problem::not_found(description).into_response();
+    }
     error_body(StatusCode::NOT_FOUND, "not_found", &description)
 }
 
-/// Gives any error response without a JSON body one; keeps its status and headers (`Allow`).
-pub async fn json_error_bodies(response: Response) -> Response {
+/// Gives any error response without a body of the right kind one, in the style of the route
+/// (problem documents for the management API, RFC 6749 JSON elsewhere); keeps its status and
+/// headers (`Allow`, `Retry-After`).
+pub async fn error_bodies(request: Request, next: Next) -> Response {
+    let management = is_management_path(request.uri().path());
+    let response = next.run(request).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    let wanted: &[u8] = if management {
+        PROBLEM_JSON.as_bytes()
+    } else {
+        b"application/json"
+    };
+    let has_body = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(wanted));
+    if has_body {
+        return response;
+    }
+    let (code, description) = describe(status);
+    let replacement = if management {
+        Problem::new(status, code, description).into_response()
+    } else {
+        error_body(status, code, &description)
+    };
     let (mut parts, _) = response.into_parts();
-    let (code, description) = match status {
+    let (new_parts, body) = replacement.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &new_parts.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// The code and description of an error response that came without a body.
+fn describe(status: StatusCode) -> (&'static str, String) {
+    match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource".to_string()),
         StatusCode::METHOD_NOT_ALLOWED => (
             "invalid_request",
@@ -98,12 +147,5 @@ pub async fn json_error_bodies(response: Response) -> Response {
             "invalid_request",
             s.canonical_reason().unwrap_or("bad request").to_lowercase(),
         ),
-    };
-    let replacement = error_body(status, code, &description);
-    let (new_parts, body) = replacement.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    for (name, value) in &new_parts.headers {
-        parts.headers.insert(name, value.clone());
     }
-    Response::from_parts(parts, Body::new(body))
 }

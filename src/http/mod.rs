@@ -4,12 +4,17 @@
 //! - [`token`]: `POST /api/oauth/token`.
 //! - [`well_known`]: the JWKS and the RFC 8414 metadata document.
 //! - [`health`]: `/healthz` and `/readyz`.
-//! - [`errors`]: RFC 6749 §5.2 bodies, and JSON bodies for every other error (404, 405, 413…).
+//! - [`manage`]: the management API (`/api/teams`, `/api/admin`).
+//! - [`openapi`]: the OpenAPI document of all of them, at `/openapi.json`.
+//! - [`errors`]: RFC 6749 §5.2 bodies, problem documents for the management API, and a JSON
+//!   body for every other error (404, 405, 413…).
 
 pub mod client_ip;
 pub mod errors;
 pub mod health;
 pub mod listener;
+pub mod manage;
+pub mod openapi;
 pub mod token;
 pub mod well_known;
 
@@ -22,17 +27,19 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use bytes::Bytes;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::config::Config;
 use crate::metrics::Metrics;
-
 use crate::oauth::grant::TokenIssuer;
 use crate::signing::keyring::KeyringHandle;
+use crate::signing::operations::SigningKeys;
 use crate::store::Store;
 
 /// Largest request body accepted; larger ones get 413.
@@ -55,31 +62,37 @@ pub struct AppState {
     pub metrics_on_main: bool,
     /// Whose `X-Forwarded-For` is believed.
     pub proxies: client_ip::TrustedProxies,
+    pub config: Arc<Config>,
+    /// Rotation and revocation for the management API.
+    pub signing: SigningKeys,
+    /// The OpenAPI document, rendered by [`router`].
+    pub openapi: Bytes,
 }
 
-/// Every route, with the limits, JSON error bodies, request ids and request log that apply to
-/// all of them.
-pub fn router(state: AppState) -> Router {
-    let mut routes = Router::new();
+/// Every route, with the limits, error bodies, request ids and request log that apply to all
+/// of them. The OpenAPI document is made from the same list of routes.
+pub fn router(mut state: AppState) -> Router {
+    let mut api = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(token::issue))
+        .routes(routes!(well_known::jwks))
+        .routes(routes!(well_known::metadata))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(openapi::document))
+        .merge(manage::routes());
     if state.metrics_on_main {
-        routes = routes.route("/metrics", get(metrics));
+        api = api.routes(routes!(metrics));
     }
+    let (routes, doc) = api.split_for_parts();
+    state.openapi = openapi::render(doc, &state.config);
     routes
-        .route("/api/oauth/token", post(token::issue))
-        .route("/.well-known/jwks.json", get(well_known::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(well_known::metadata),
-        )
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
         .fallback(errors::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::map_response(errors::json_error_bodies))
+        .layer(axum::middleware::from_fn(errors::error_bodies))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -95,11 +108,13 @@ pub fn router(state: AppState) -> Router {
 /// `/metrics` alone, for `metrics.bind`.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state
         .metrics

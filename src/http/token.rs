@@ -11,21 +11,60 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::AppState;
-use super::errors::{error_body, no_store, oauth_error};
+use super::errors::{OAuthErrorBody, error_body, no_store, oauth_error};
 use crate::oauth::OAuthError;
 use crate::oauth::request::TokenParams;
 
 /// RFC 6749 §5.1 successful response.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse<'a> {
+    /// An RFC 9068 JWT (`typ: at+jwt`).
     access_token: &'a str,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until `exp`.
     expires_in: i64,
+    /// The scopes granted, space-separated.
     scope: &'a str,
+}
+
+/// The parameters of a token request (RFC 6749 §4.4.2, RFC 8707 §2), as a form or JSON.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenRequest {
+    /// Must be `client_credentials`.
+    grant_type: String,
+    /// Space-separated subset of the key's scopes [default: all it holds for the audience].
+    scope: Option<String>,
+    /// An audience the token is for; may repeat. The issuer URL asks for a token for the
+    /// management API (for keys holding a management scope).
+    resource: Option<Vec<String>>,
+    /// Like `resource`, once; not with it.
+    audience: Option<String>,
+    /// `client_secret_post`; otherwise use HTTP Basic (`client_secret_basic`).
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 /// The token endpoint. It takes the request's parts rather than a `HeaderMap`, which would be
 /// a copy of every header.
+#[utoipa::path(post, path = "/api/oauth/token", tag = "oauth",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "An access token (RFC 6749 §5.1)", body = TokenResponse,
+            headers(("cache-control" = String, description = "no-store"))),
+        (status = 400, description = "invalid_request, invalid_scope, invalid_target or unsupported_grant_type (§5.2)", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client: unknown, wrong, deleted or expired key", body = OAuthErrorBody,
+            headers(("www-authenticate" = String))),
+        (status = 413, description = "Body too large", body = OAuthErrorBody),
+        (status = 415, description = "Unsupported content type", body = OAuthErrorBody),
+        (status = 429, description = "Rate limited", body = OAuthErrorBody, headers(("retry-after" = String))),
+        (status = 503, description = "Busy or database unavailable", body = OAuthErrorBody, headers(("retry-after" = String))),
+    ),
+    security((), ("client_secret_basic" = [])))]
 pub async fn issue(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

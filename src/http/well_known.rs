@@ -13,6 +13,12 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `GET /.well-known/jwks.json`: the public keys in state next, current or retired (RFC 7517 §5).
 /// Rendered once per keyring; `If-None-Match` with the current ETag gets 304 (RFC 9110 §13.1.2).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses(
+        (status = 200, description = "The JWK Set (RFC 7517 §5)", content_type = "application/json",
+            headers(("etag" = String), ("cache-control" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+    ))]
 pub async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let keyring = state.keyring.get();
     let jwks = &keyring.jwks;
@@ -55,6 +61,8 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "Authorization server metadata (RFC 8414 §2)", content_type = "application/json")))]
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let headers = [
         (header::CONTENT_TYPE, JSON),
@@ -76,7 +84,13 @@ pub fn render_metadata(config: &Config) -> Bytes {
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": config.keys.scopes,
+        "scopes_supported": config
+            .keys
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .chain(crate::oauth::scope::MANAGEMENT_SCOPES)
+            .collect::<Vec<_>>(),
     });
     Bytes::from(document.to_string())
 }

@@ -6,9 +6,13 @@
 //!    this issuer serves.
 //! 4. The address has not failed too often; the Client ID exists, is not expired, and the
 //!    secret matches (§3.2.1); the client is within its request rate.
-//! 5. The scope asked for is held by the key (§4.4.2 → §5.2 `invalid_scope`).
+//! 5. The scope asked for is held by the key (§4.4.2 → §5.2 `invalid_scope`). The issuer's own
+//!    audience (the management API) is granted only to a key holding a management scope, and
+//!    its tokens carry the management scopes held unless others are asked for by name; tokens
+//!    for every other audience never carry a management scope.
 //! 6. The token is signed: RFC 9068 claims, `exp` never past the key's own expiry.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -126,7 +130,7 @@ impl TokenIssuer {
             })?),
             None => None,
         };
-        let audience = self.audience(params)?;
+        let (audience, management) = self.audience(params)?;
         let authenticated = self
             .authenticate(client_id.as_ref(), &presented.client_secret, client_ip, now)
             .await;
@@ -137,19 +141,20 @@ impl TokenIssuer {
         self.limits
             .check_client(&key.client_id)
             .map_err(OAuthError::rate_limited)?;
-        let granted =
-            scope::narrow(requested_scope.as_deref(), &key.scopes).map_err(|missing| {
-                OAuthError::InvalidScope(
-                    format!("the key does not hold {}", missing.join(" ")).into(),
-                )
-            })?;
+        let (grantable, default) = scopes_for_audience(&key.scopes, management)?;
+        let granted = match requested_scope.as_deref() {
+            Some(asked) if !asked.is_empty() => scope::narrow(Some(asked), &grantable)
+                .map_err(|missing| self.scope_refusal(&missing, management))?,
+            _ => default.into_owned(),
+        };
         let token = self.sign(&key, audience, &granted.join(" "), now)?;
         self.usage.record(&key.client_id, now);
         Ok(token)
     }
 
-    /// The audiences asked for, each one served here; the default when none is named.
-    fn audience<'p>(&'p self, params: &'p TokenParams) -> Result<Audience<'p>, OAuthError> {
+    /// The audiences asked for, each one served here; the default when none is named. The flag
+    /// says whether it is the issuer's own audience (the management API), which stands alone.
+    fn audience<'p>(&'p self, params: &'p TokenParams) -> Result<(Audience<'p>, bool), OAuthError> {
         let named: Vec<&str> = match (&params.resource[..], &params.audience) {
             ([_, ..], Some(_)) => {
                 return Err(OAuthError::invalid_request(
@@ -161,7 +166,7 @@ impl TokenIssuer {
         };
         let mut unique: Vec<&str> = Vec::with_capacity(named.len());
         for audience in named {
-            if !self.audiences.contains(audience) {
+            if !self.audiences.contains(audience) && audience != self.issuer {
                 return Err(OAuthError::InvalidTarget(
                     "the requested resource or audience is not served by this issuer".into(),
                 ));
@@ -170,11 +175,32 @@ impl TokenIssuer {
                 unique.push(audience);
             }
         }
-        Ok(match unique.as_slice() {
+        let management = unique.contains(&self.issuer.as_str());
+        if management && unique.len() > 1 {
+            return Err(OAuthError::InvalidTarget(
+                "a token for the management API (the issuer's own audience) names no other audience"
+                    .into(),
+            ));
+        }
+        let audience = match unique.as_slice() {
             [] => Audience::One(&self.default_audience),
             [one] => Audience::One(one),
             _ => Audience::Many(unique),
-        })
+        };
+        Ok((audience, management))
+    }
+
+    /// `invalid_scope` for scopes asked for but not grantable; a management scope asked for
+    /// with a product audience says how to ask for it instead.
+    fn scope_refusal(&self, missing: &[String], management: bool) -> OAuthError {
+        let description = match missing.iter().find(|s| scope::is_management(s)) {
+            Some(scope) if !management => format!(
+                "{scope} is a management scope: ask for it with resource={}",
+                self.issuer
+            ),
+            _ => format!("the key does not hold {}", missing.join(" ")),
+        };
+        OAuthError::InvalidScope(description.into())
     }
 
     /// Finds the key and checks the secret; every failure looks the same to the client.
@@ -309,6 +335,47 @@ impl TokenIssuer {
     /// The metrics this issuer reports to.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+}
+
+/// Scopes a token may carry, and those it carries when none are asked for.
+type AudienceScopes<'a> = (Cow<'a, [String]>, Cow<'a, [String]>);
+
+/// The scopes a token for this audience may carry, and those it carries when none are asked
+/// for. Management API: any scope held, by default the management ones (and the key must hold
+/// one). Other audiences: the product scopes held. Borrowed in the common case (a product key,
+/// a product audience), so the hot path allocates nothing here.
+fn scopes_for_audience(
+    held: &[String],
+    management: bool,
+) -> Result<AudienceScopes<'_>, OAuthError> {
+    let holds_management = held.iter().any(|s| scope::is_management(s));
+    let only = |wanted: bool| -> Cow<'_, [String]> {
+        held.iter()
+            .filter(|s| scope::is_management(s) == wanted)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    };
+    match (management, holds_management) {
+        (true, true) => Ok((Cow::Borrowed(held), only(true))),
+        (true, false) => Err(OAuthError::InvalidTarget(
+            "this key holds no management scope (keys:read, keys:write or admin), so it gets no \
+             token for the management API"
+                .into(),
+        )),
+        (false, false) => Ok((Cow::Borrowed(held), Cow::Borrowed(held))),
+        (false, true) => {
+            let product = only(false);
+            if product.is_empty() {
+                return Err(OAuthError::InvalidScope(
+                    "this key holds only management scopes: ask for a token for the management \
+                     API, with resource set to the issuer"
+                        .into(),
+                ));
+            }
+            Ok((product.clone(), product))
+        }
     }
 }
 

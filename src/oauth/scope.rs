@@ -1,5 +1,21 @@
 //! Scopes (RFC 6749 §3.3): space-delimited, case-sensitive tokens.
 
+/// Reads the caller's own team's API keys through the management API.
+pub const KEYS_READ: &str = "keys:read";
+/// Creates and deletes the caller's own team's API keys (and reads them).
+pub const KEYS_WRITE: &str = "keys:write";
+/// Every team, every API key, the signing keys and the audit log.
+pub const ADMIN: &str = "admin";
+/// The management API's scopes. They are built in, beside the product catalog (`keys.scopes`);
+/// a key holds one only when it was created with it by name, and only tokens for the issuer's
+/// own audience carry them.
+pub const MANAGEMENT_SCOPES: [&str; 3] = [KEYS_READ, KEYS_WRITE, ADMIN];
+
+/// Whether `scope` is one of the management API's.
+pub fn is_management(scope: &str) -> bool {
+    MANAGEMENT_SCOPES.contains(&scope)
+}
+
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 pub fn is_scope_token(text: &str) -> bool {
     !text.is_empty()

@@ -15,6 +15,7 @@ use ring::rand::SystemRandom;
 use super::keypair::Signer;
 use super::lifecycle::{self, Policy};
 use super::master_key::MasterKey;
+use super::verify::TokenVerifier;
 use super::{Algorithm, SigningError};
 use crate::store::SigningKeySet;
 
@@ -55,6 +56,8 @@ pub struct Keyring {
     pub epoch: i64,
     pub current: Option<Arc<ActiveKey>>,
     pub jwks: Jwks,
+    /// Verifies tokens signed by the published keys (for the management API).
+    pub verifier: TokenVerifier,
     /// When a state changes even if nothing is written (a next key activates, a retired one
     /// leaves): the server rebuilds then.
     pub next_change: Option<DateTime<Utc>>,
@@ -81,14 +84,16 @@ impl Keyring {
             }),
             None => None,
         };
-        let published = statuses
+        let published: Vec<&str> = statuses
             .iter()
             .filter(|s| s.state.is_published())
-            .map(|s| s.key.public_jwk.as_str());
+            .map(|s| s.key.public_jwk.as_str())
+            .collect();
         Ok(Self {
             epoch: set.epoch,
             current,
-            jwks: render_jwks(published),
+            jwks: render_jwks(published.iter().copied()),
+            verifier: TokenVerifier::from_public_jwks(published.into_iter()),
             next_change: lifecycle::next_change(&set.keys, now, policy),
             state_counts: statuses.iter().map(|s| s.state.as_str()).collect(),
             current_since: lifecycle::current(&statuses).map(|k| k.activates_at),

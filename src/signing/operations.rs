@@ -19,8 +19,9 @@ use super::keyring::{Keyring, KeyringHandle};
 use super::lifecycle::{self, KeyState, LifecycleError, Policy, Step};
 use super::master_key::MasterKey;
 use super::{Algorithm, SigningError};
+use crate::audit::Actor;
 use crate::config::Config;
-use crate::store::{SigningKeyChange, SigningKeySet, Store, StoredSigningKey};
+use crate::store::{NewAuditEvent, SigningKeyChange, SigningKeySet, Store, StoredSigningKey};
 
 /// How many times an operation re-plans after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 8;
@@ -39,7 +40,7 @@ pub struct SigningKeys {
 }
 
 /// A signing key as `signing-keys list` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SigningKeyInfo {
     pub kid: String,
     pub alg: String,
@@ -108,7 +109,7 @@ impl SigningKeys {
             let change = SigningKeyChange::SetMasterKeyCheck(self.master().check_value());
             if self
                 .store
-                .apply_signing_changes(set.epoch, &[change])
+                .apply_signing_changes(set.epoch, &[change], None)
                 .await?
             {
                 return Ok(());
@@ -118,8 +119,12 @@ impl SigningKeys {
     }
 
     /// Re-seals every private signing key under `new` and records its check value, in one
-    /// transaction. Returns how many keys were re-sealed.
-    pub async fn rotate_master(&self, new: &MasterKey) -> Result<usize, OperationError> {
+    /// transaction with its audit event. Returns how many keys were re-sealed.
+    pub async fn rotate_master(
+        &self,
+        new: &MasterKey,
+        actor: &Actor,
+    ) -> Result<usize, OperationError> {
         for _ in 0..MAX_ATTEMPTS {
             let set = self.store.signing_keys().await?;
             self.ensure_master_matches(&set)?;
@@ -137,9 +142,16 @@ impl SigningKeys {
             }
             let resealed = changes.len();
             changes.push(SigningKeyChange::SetMasterKeyCheck(new.check_value()));
+            let audit = actor.event(
+                crate::store::now(),
+                "master_key.rotate",
+                None,
+                "master_key",
+                serde_json::json!({ "resealed": resealed }),
+            );
             if self
                 .store
-                .apply_signing_changes(set.epoch, &changes)
+                .apply_signing_changes(set.epoch, &changes, Some(&audit))
                 .await?
             {
                 tracing::info!(resealed, "master key rotated");
@@ -175,7 +187,12 @@ impl SigningKeys {
     /// Returns the steps taken.
     pub async fn maintain(&self, now: DateTime<Utc>) -> Result<Vec<Step>, OperationError> {
         let policy = self.policy;
-        self.transact(now, |keys| {
+        let audit = Audit {
+            actor: &Actor::System,
+            action: "signing_keys.maintain",
+            target: None,
+        };
+        self.transact(now, audit, |keys| {
             Ok(lifecycle::plan_maintenance(keys, now, &policy))
         })
         .await
@@ -187,19 +204,42 @@ impl SigningKeys {
         &self,
         now: DateTime<Utc>,
         immediate: bool,
+        actor: &Actor,
     ) -> Result<Vec<Step>, OperationError> {
         let policy = self.policy;
-        self.transact(now, |keys| {
+        let action = if immediate {
+            "signing_keys.rotate_now"
+        } else {
+            "signing_keys.rotate"
+        };
+        let audit = Audit {
+            actor,
+            action,
+            target: None,
+        };
+        self.transact(now, audit, |keys| {
             Ok(lifecycle::plan_rotation(keys, now, &policy, immediate))
         })
         .await
     }
 
     /// Revokes `kid`; a new key takes over in the same transaction if it was current.
-    pub async fn revoke(&self, kid: &str, now: DateTime<Utc>) -> Result<Vec<Step>, OperationError> {
+    pub async fn revoke(
+        &self,
+        kid: &str,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Vec<Step>, OperationError> {
         let policy = self.policy;
-        self.transact(now, |keys| lifecycle::plan_revoke(keys, kid, now, &policy))
-            .await
+        let audit = Audit {
+            actor,
+            action: "signing_key.revoke",
+            target: Some(kid),
+        };
+        self.transact(now, audit, |keys| {
+            lifecycle::plan_revoke(keys, kid, now, &policy)
+        })
+        .await
     }
 
     /// Every stored key with its state at `now`.
@@ -221,10 +261,12 @@ impl SigningKeys {
         Ok(())
     }
 
-    /// Reads, plans, creates keys and applies, re-planning when another writer wins the race.
+    /// Reads, plans, creates keys and applies with one audit event, re-planning when another
+    /// writer wins the race. A plan with no steps changes nothing and records nothing.
     async fn transact(
         &self,
         now: DateTime<Utc>,
+        audit: Audit<'_>,
         plan: impl Fn(&[StoredSigningKey]) -> Result<Vec<Step>, LifecycleError>,
     ) -> Result<Vec<Step>, OperationError> {
         for _ in 0..MAX_ATTEMPTS {
@@ -238,9 +280,10 @@ impl SigningKeys {
             for step in &steps {
                 changes.push(self.change_for(step, now).await?);
             }
+            let event = audit.event(now, &changes);
             if self
                 .store
-                .apply_signing_changes(set.epoch, &changes)
+                .apply_signing_changes(set.epoch, &changes, Some(&event))
                 .await?
             {
                 log_steps(&steps, &changes);
@@ -341,6 +384,45 @@ impl SigningKeys {
         handle.replace(keyring);
         Ok(())
     }
+}
+
+/// The audit event a signing-key operation records: who, what, and on which key (the one named,
+/// else the first key the changes create or promote).
+struct Audit<'a> {
+    actor: &'a Actor,
+    action: &'static str,
+    target: Option<&'a str>,
+}
+
+impl Audit<'_> {
+    fn event(&self, now: DateTime<Utc>, changes: &[SigningKeyChange]) -> NewAuditEvent {
+        let steps: Vec<serde_json::Value> = changes.iter().filter_map(change_summary).collect();
+        let touched = changes.iter().find_map(|change| match change {
+            SigningKeyChange::Insert(key) => Some(key.kid.as_str()),
+            SigningKeyChange::Activate { kid, .. } => Some(kid.as_str()),
+            _ => None,
+        });
+        let target = self.target.or(touched).unwrap_or("signing_keys");
+        let detail = serde_json::json!({ "changes": steps });
+        self.actor.event(now, self.action, None, target, detail)
+    }
+}
+
+/// One change as the audit log's detail lists it (public facts only: kids, algorithms, times).
+fn change_summary(change: &SigningKeyChange) -> Option<serde_json::Value> {
+    use serde_json::json;
+    Some(match change {
+        SigningKeyChange::Insert(key) => json!({
+            "change": "create", "kid": key.kid, "alg": key.alg, "activates_at": key.activates_at,
+        }),
+        SigningKeyChange::Activate { kid, at } => {
+            json!({ "change": "activate", "kid": kid, "at": at })
+        }
+        SigningKeyChange::Revoke { kid, at } => json!({ "change": "revoke", "kid": kid, "at": at }),
+        SigningKeyChange::ForgetPrivate { kid } => json!({ "change": "retire", "kid": kid }),
+        SigningKeyChange::Delete { kid } => json!({ "change": "remove", "kid": kid }),
+        SigningKeyChange::Reseal { .. } | SigningKeyChange::SetMasterKeyCheck(_) => return None,
+    })
 }
 
 fn kid_of(keyring: &Keyring) -> Option<&str> {

@@ -78,20 +78,32 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database does; for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores a team; `Conflict` when the slug is taken.
-    async fn insert_team(&self, team: &Team) -> Result<(), StoreError>;
-    /// Every team, by slug.
-    async fn teams(&self) -> Result<Vec<Team>, StoreError>;
+    /// Stores a team and its audit event; `Conflict` when the slug is taken.
+    async fn insert_team(&self, team: &Team, audit: &NewAuditEvent) -> Result<(), StoreError>;
+    /// Teams by slug: those after `after`, at most `limit` of them (`None`: all).
+    async fn teams(&self, after: Option<&str>, limit: Option<u32>)
+    -> Result<Vec<Team>, StoreError>;
     async fn team(&self, slug: &str) -> Result<Option<Team>, StoreError>;
 
-    /// Stores a key; `NotFound` when its team does not exist.
-    async fn insert_api_key(&self, key: &NewApiKey) -> Result<(), StoreError>;
-    /// A team's keys, oldest first.
-    async fn api_keys(&self, team: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// Stores a key and its audit event; `NotFound` when its team does not exist.
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
+    /// A page of a team's keys.
+    async fn api_keys(&self, team: &str, query: &ApiKeyQuery) -> Result<Vec<ApiKey>, StoreError>;
+    /// One key, as listed.
+    async fn api_key(&self, client_id: &str) -> Result<Option<ApiKey>, StoreError>;
     /// The hot-path lookup: one indexed read, made on every token request.
     async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError>;
-    /// Deletes a key; false when there was none.
-    async fn delete_api_key(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// Deletes team `team`'s key and records the audit event; false when there was none.
+    async fn delete_api_key(
+        &self,
+        client_id: &str,
+        team: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Writes a batch of `last_used_at` times in one transaction; deleted keys are skipped.
     async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<(), StoreError>;
 
@@ -99,13 +111,18 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_epoch(&self) -> Result<i64, StoreError>;
     /// Every signing key with the epoch they were read at.
     async fn signing_keys(&self) -> Result<SigningKeySet, StoreError>;
-    /// Applies the changes in one transaction if the epoch is still `expected_epoch`, and moves
-    /// the epoch on. Returns false (and changes nothing) when another writer got there first.
+    /// Applies the changes, and records the audit event if there is one, in one transaction if
+    /// the epoch is still `expected_epoch`, and moves the epoch on. Returns false (and changes
+    /// nothing) when another writer got there first.
     async fn apply_signing_changes(
         &self,
         expected_epoch: i64,
         changes: &[SigningKeyChange],
+        audit: Option<&NewAuditEvent>,
     ) -> Result<bool, StoreError>;
+
+    /// Audit events, newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 /// Opens the store named by `database.url` and brings its schema up to date.

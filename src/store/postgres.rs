@@ -45,4 +45,4 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore);
+impl_store!(PgStore, sqlx::Postgres);

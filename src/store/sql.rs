@@ -61,6 +61,40 @@ impl From<CredentialRow> for super::StoredCredential {
     }
 }
 
+/// Row shape of `audit_events`.
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub team_slug: Option<String>,
+    pub target: String,
+    pub source_ip: Option<String>,
+    pub detail: String,
+}
+
+impl From<AuditRow> for super::AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            id: row.id,
+            event: super::NewAuditEvent {
+                at: row.at,
+                actor: row.actor,
+                action: row.action,
+                team: row.team_slug,
+                target: row.target,
+                source_ip: row.source_ip,
+                detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
+            },
+        }
+    }
+}
+
+/// The columns of an API-key listing.
+pub(super) const API_KEY_COLUMNS: &str = "SELECT client_id, team_slug, label, env, scopes, \
+     created_at, expires_at, last_used_at FROM api_keys";
+
 /// The `env` column holds `live` or `test` (a CHECK constraint says so).
 fn env_of(text: &str) -> crate::oauth::credentials::KeyEnv {
     crate::oauth::credentials::KeyEnv::parse(text)
@@ -84,7 +118,30 @@ pub(super) fn constraint_error(error: sqlx::Error, what: &str, parent: &str) -> 
 }
 
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Appends an audit event inside the caller's transaction.
+            async fn record_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                event: &$crate::store::NewAuditEvent,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_events (at, actor, action, team_slug, target, source_ip, \
+                     detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(event.at)
+                .bind(&event.actor)
+                .bind(&event.action)
+                .bind(&event.team)
+                .bind(&event.target)
+                .bind(&event.source_ip)
+                .bind(event.detail.to_string())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn ping(&self) -> Result<(), $crate::store::StoreError> {
@@ -92,21 +149,38 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn insert_team(&self, team: &$crate::store::Team) -> Result<(), $crate::store::StoreError> {
+            async fn insert_team(
+                &self,
+                team: &$crate::store::Team,
+                audit: &$crate::store::NewAuditEvent,
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3)")
                     .bind(&team.slug)
                     .bind(&team.name)
                     .bind(team.created_at)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| $crate::store::sql::constraint_error(e, &format!("team {}", team.slug), "team"))?;
+                Self::record_audit(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn teams(&self) -> Result<Vec<$crate::store::Team>, $crate::store::StoreError> {
-                Ok(sqlx::query_as("SELECT slug, name, created_at FROM teams ORDER BY slug")
-                    .fetch_all(&self.pool)
-                    .await?)
+            async fn teams(
+                &self,
+                after: Option<&str>,
+                limit: Option<u32>,
+            ) -> Result<Vec<$crate::store::Team>, $crate::store::StoreError> {
+                let mut sql = sqlx::QueryBuilder::<$db>::new("SELECT slug, name, created_at FROM teams");
+                if let Some(after) = after {
+                    sql.push(" WHERE slug > ").push_bind(after.to_string());
+                }
+                sql.push(" ORDER BY slug");
+                if let Some(limit) = limit {
+                    sql.push(" LIMIT ").push_bind(i64::from(limit));
+                }
+                Ok(sql.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn team(&self, slug: &str) -> Result<Option<$crate::store::Team>, $crate::store::StoreError> {
@@ -116,7 +190,12 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn insert_api_key(&self, key: &$crate::store::NewApiKey) -> Result<(), $crate::store::StoreError> {
+            async fn insert_api_key(
+                &self,
+                key: &$crate::store::NewApiKey,
+                audit: &$crate::store::NewAuditEvent,
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO api_keys (client_id, team_slug, label, env, scopes, secret_hash, \
                      created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -129,23 +208,70 @@ macro_rules! impl_store {
                 .bind(&key.secret_hash)
                 .bind(key.created_at)
                 .bind(key.expires_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| {
                     $crate::store::sql::constraint_error(e, "client id", &format!("team {}", key.team))
                 })?;
+                Self::record_audit(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn api_keys(&self, team: &str) -> Result<Vec<$crate::store::ApiKey>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::sql::ApiKeyRow> = sqlx::query_as(
-                    "SELECT client_id, team_slug, label, env, scopes, created_at, expires_at, \
-                     last_used_at FROM api_keys WHERE team_slug = $1 ORDER BY created_at, client_id",
-                )
-                .bind(team)
-                .fetch_all(&self.pool)
-                .await?;
+            async fn api_keys(
+                &self,
+                team: &str,
+                query: &$crate::store::ApiKeyQuery,
+            ) -> Result<Vec<$crate::store::ApiKey>, $crate::store::StoreError> {
+                use $crate::store::ApiKeyOrder;
+                let mut sql = sqlx::QueryBuilder::<$db>::new($crate::store::sql::API_KEY_COLUMNS);
+                sql.push(" WHERE team_slug = ").push_bind(team.to_string());
+                if let Some(since) = query.unused_since {
+                    sql.push(" AND (last_used_at IS NULL OR last_used_at < ").push_bind(since).push(")");
+                }
+                // Keyset pagination: rows strictly after the cursor in the listing's order.
+                match (query.order, &query.after) {
+                    (_, None) => {}
+                    (ApiKeyOrder::CreatedAt, Some(after)) => {
+                        sql.push(" AND (created_at > ").push_bind(after.at)
+                            .push(" OR (created_at = ").push_bind(after.at)
+                            .push(" AND client_id > ").push_bind(after.client_id.clone()).push("))");
+                    }
+                    (ApiKeyOrder::LastUsedAt, Some(after)) => match after.at {
+                        None => {
+                            sql.push(" AND (last_used_at IS NOT NULL OR client_id > ")
+                                .push_bind(after.client_id.clone()).push(")");
+                        }
+                        Some(at) => {
+                            sql.push(" AND last_used_at IS NOT NULL AND (last_used_at > ").push_bind(at)
+                                .push(" OR (last_used_at = ").push_bind(at)
+                                .push(" AND client_id > ").push_bind(after.client_id.clone()).push("))");
+                        }
+                    },
+                }
+                sql.push(match query.order {
+                    ApiKeyOrder::CreatedAt => " ORDER BY created_at, client_id",
+                    // false sorts before true on both backends: never-used keys first.
+                    ApiKeyOrder::LastUsedAt => " ORDER BY last_used_at IS NOT NULL, last_used_at, client_id",
+                });
+                if let Some(limit) = query.limit {
+                    sql.push(" LIMIT ").push_bind(i64::from(limit));
+                }
+                let rows: Vec<$crate::store::sql::ApiKeyRow> =
+                    sql.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn api_key(
+                &self,
+                client_id: &str,
+            ) -> Result<Option<$crate::store::ApiKey>, $crate::store::StoreError> {
+                let sql = format!("{} WHERE client_id = $1", $crate::store::sql::API_KEY_COLUMNS);
+                let row: Option<$crate::store::sql::ApiKeyRow> = sqlx::query_as(&sql)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
             }
 
             async fn credential(
@@ -156,12 +282,25 @@ macro_rules! impl_store {
                 self.find_credential(client_id).await
             }
 
-            async fn delete_api_key(&self, client_id: &str) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query("DELETE FROM api_keys WHERE client_id = $1")
+            async fn delete_api_key(
+                &self,
+                client_id: &str,
+                team: &str,
+                audit: &$crate::store::NewAuditEvent,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM api_keys WHERE client_id = $1 AND team_slug = $2")
                     .bind(client_id)
-                    .execute(&self.pool)
+                    .bind(team)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                Self::record_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn record_last_used(
@@ -207,6 +346,7 @@ macro_rules! impl_store {
                 &self,
                 expected_epoch: i64,
                 changes: &[$crate::store::SigningKeyChange],
+                audit: Option<&$crate::store::NewAuditEvent>,
             ) -> Result<bool, $crate::store::StoreError> {
                 use $crate::store::SigningKeyChange as Change;
                 let mut tx = self.pool.begin().await?;
@@ -261,8 +401,34 @@ macro_rules! impl_store {
                     };
                     query.execute(&mut *tx).await?;
                 }
+                if let Some(event) = audit {
+                    Self::record_audit(&mut tx, event).await?;
+                }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn audit_events(
+                &self,
+                query: &$crate::store::AuditQuery,
+            ) -> Result<Vec<$crate::store::AuditEvent>, $crate::store::StoreError> {
+                let mut sql = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, at, actor, action, team_slug, target, source_ip, detail \
+                     FROM audit_events WHERE 1 = 1",
+                );
+                if let Some(team) = &query.team {
+                    sql.push(" AND team_slug = ").push_bind(team.clone());
+                }
+                if let Some(before) = query.before_id {
+                    sql.push(" AND id < ").push_bind(before);
+                }
+                sql.push(" ORDER BY id DESC");
+                if let Some(limit) = query.limit {
+                    sql.push(" LIMIT ").push_bind(i64::from(limit));
+                }
+                let rows: Vec<$crate::store::sql::AuditRow> =
+                    sql.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
         }
     };

@@ -145,4 +145,4 @@ fn reader_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-impl_store!(SqliteStore);
+impl_store!(SqliteStore, sqlx::Sqlite);

@@ -287,6 +287,60 @@ impl TestApp {
         }
     }
 
+    /// Creates team `team` if needed and a key in it holding `scopes` (each by `--scope`).
+    pub async fn create_key_in(&self, team: &str, scopes: &[&str]) -> Key {
+        let _ = self.cli(&["teams", "create", team]).await;
+        let mut args = vec!["keys", "create", "--team", team, "--label", "test-key"];
+        for scope in scopes {
+            args.extend_from_slice(&["--scope", scope]);
+        }
+        let json = self.cli_json(&args).await;
+        Key {
+            client_id: json["client_id"].as_str().expect("client_id").to_string(),
+            client_secret: json["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_string(),
+            json,
+        }
+    }
+
+    /// An admin key (team `ops`, scope `admin`), as an operator bootstraps one with the CLI.
+    pub async fn admin_key(&self) -> Key {
+        self.create_key_in("ops", &["admin"]).await
+    }
+
+    /// A token for the management API: `resource` is the issuer (RFC 8707).
+    pub async fn management_token(&self, key: &Key, scope: Option<&str>) -> String {
+        let mut form = format!("grant_type=client_credentials&resource={ISSUER}");
+        if let Some(scope) = scope {
+            form.push_str(&format!("&scope={scope}"));
+        }
+        let body = self.token(key, &form).await;
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// A management API request with an optional Bearer token and JSON body.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> ApiResponse {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        ApiResponse::read(request.send().await.expect("management request")).await
+    }
+
     pub fn token_url(&self) -> String {
         format!("{}/api/oauth/token", self.base)
     }
@@ -383,6 +437,47 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A response, read whole: status, headers and the body as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl ApiResponse {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Requires an RFC 9457 problem document with this status and `error` code.
+    pub fn assert_problem(&self, status: u16, error: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.header("content-type"), "application/problem+json");
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert_eq!(self.body["error"], error, "{}", self.text);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(self.body["title"].is_string() && self.body["type"].is_string());
     }
 }
 

@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod lifecycle;
 mod malformed;
+mod management;
 mod nodes;
 mod observability;
 mod process;

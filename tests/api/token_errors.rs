@@ -213,7 +213,10 @@ async fn wrong_method_is_405_with_a_json_body(app: TestApp) {
 }
 
 async fn an_unknown_route_is_404_with_a_json_body(app: TestApp) {
-    assert_oauth_error(app.get("/api/nothing-here").await, 404, "not_found").await;
+    assert_oauth_error(app.get("/nothing-here").await, 404, "not_found").await;
+    // Under /api/ (the management API's space) the same 404 is a problem document.
+    let management = crate::helpers::ApiResponse::read(app.get("/api/nothing-here").await).await;
+    management.assert_problem(404, "not_found");
 }
 
 backend_tests!(

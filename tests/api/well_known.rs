@@ -71,7 +71,20 @@ async fn authorization_server_metadata_follows_rfc_8414(app: TestApp) {
         doc["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
-    assert_eq!(doc["scopes_supported"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!([
+            "monitors:read",
+            "monitors:write",
+            "logs:read",
+            "settings:read",
+            "settings:write",
+            "keys:read",
+            "keys:write",
+            "admin"
+        ]),
+        "the catalog, then the management API's scopes"
+    );
 }
 
 async fn health_and_readiness(app: TestApp) {
