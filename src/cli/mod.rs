@@ -51,6 +51,8 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the OpenAPI 3.1 document the server serves at /openapi.json.
+    Openapi,
     /// Show the audit log, newest first: every change to teams, API keys and signing keys.
     Audit {
         /// Only this team's events [default: every event, signing keys included]
@@ -209,6 +211,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(&config, command, now).await,
         Command::SigningKeys(command) => signing_keys(&config, command, now).await,
         Command::MasterKey(MasterKeyCommand::Rotate) => rotate_master_key(&config).await,
+        Command::Openapi => {
+            println!(
+                "{}",
+                String::from_utf8_lossy(&crate::http::openapi_document(&config))
+            );
+            Ok(())
+        }
         Command::Audit { team, limit, json } => {
             let store = store::open(&config.database).await?;
             let query = AuditQuery {

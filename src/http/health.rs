@@ -14,14 +14,14 @@ use super::AppState;
 const READY_DB_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `/healthz`: the process is up and serving.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
     responses((status = 200, description = "The process is up", content_type = "application/json")))]
 pub async fn live() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
 /// `/readyz`: 200 only when the database answers and a current signing key is loaded.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready: the database answers and a signing key is loaded", content_type = "application/json"),
         (status = 503, description = "Not ready", content_type = "application/json"),

@@ -72,18 +72,7 @@ pub struct AppState {
 /// Every route, with the limits, error bodies, request ids and request log that apply to all
 /// of them. The OpenAPI document is made from the same list of routes.
 pub fn router(mut state: AppState) -> Router {
-    let mut api = OpenApiRouter::with_openapi(openapi::base())
-        .routes(routes!(token::issue))
-        .routes(routes!(well_known::jwks))
-        .routes(routes!(well_known::metadata))
-        .routes(routes!(health::live))
-        .routes(routes!(health::ready))
-        .routes(routes!(openapi::document))
-        .merge(manage::routes());
-    if state.metrics_on_main {
-        api = api.routes(routes!(metrics));
-    }
-    let (routes, doc) = api.split_for_parts();
+    let (routes, doc) = api_routes(state.metrics_on_main).split_for_parts();
     state.openapi = openapi::render(doc, &state.config);
     routes
         .fallback(errors::not_found)
@@ -105,6 +94,29 @@ pub fn router(mut state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Every route with its OpenAPI description; `/metrics` only when it is served here.
+fn api_routes(metrics_on_main: bool) -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(token::issue))
+        .routes(routes!(well_known::jwks))
+        .routes(routes!(well_known::metadata))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(openapi::document))
+        .merge(manage::routes());
+    if metrics_on_main {
+        api.routes(routes!(metrics))
+    } else {
+        api
+    }
+}
+
+/// The OpenAPI document a server with `config` serves at `/openapi.json`.
+pub fn openapi_document(config: &Config) -> Bytes {
+    let metrics_on_main = config.metrics.enabled && config.metrics.bind.is_empty();
+    openapi::render(api_routes(metrics_on_main).split_for_parts().1, config)
+}
+
 /// `/metrics` alone, for `metrics.bind`.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -113,7 +125,7 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// `GET /metrics`: Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state

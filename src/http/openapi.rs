@@ -25,8 +25,9 @@ use crate::config::Config;
             /api/teams and /api/admin takes tokenmint's own access tokens, issued for the \
             issuer's audience (resource = the issuer URL)."
     ),
-    components(schemas(ProblemBody, OAuthErrorBody)),
-    modifiers(&SecuritySchemes, &ManagementErrors),
+    // Schemas used only in parameters are not collected from the handlers: named here.
+    components(schemas(ProblemBody, OAuthErrorBody, super::manage::keys::KeySort)),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "oauth", description = "The token endpoint (RFC 6749 §4.4)"),
         (name = "discovery", description = "JWKS and authorization server metadata"),
@@ -59,7 +60,8 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The errors every management operation can answer, added once here rather than on each.
+/// The errors every management operation can answer, added once here rather than on each
+/// (by [`render`]: modifiers of the derive run before the routes add their paths).
 struct ManagementErrors;
 
 impl Modify for ManagementErrors {
@@ -122,6 +124,7 @@ fn problem_response(description: &str) -> openapi::Response {
 
 /// The document as served: the routes' paths, and this issuer as its server.
 pub fn render(mut doc: OpenApi, config: &Config) -> Bytes {
+    ManagementErrors.modify(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc.servers = Some(vec![openapi::server::Server::new(config.issuer_base())]);
     Bytes::from(doc.to_json().unwrap_or_default())
@@ -133,7 +136,7 @@ pub fn base() -> OpenApi {
 }
 
 /// `GET /openapi.json`: this document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn document(State(state): State<AppState>) -> Response {
     let headers = [(

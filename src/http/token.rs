@@ -48,7 +48,7 @@ struct TokenRequest {
 
 /// The token endpoint. It takes the request's parts rather than a `HeaderMap`, which would be
 /// a copy of every header.
-#[utoipa::path(post, path = "/api/oauth/token", tag = "oauth",
+#[utoipa::path(post, path = "/api/oauth/token", operation_id = "token", tag = "oauth",
     request_body(content(
         (TokenRequest = "application/x-www-form-urlencoded"),
         (TokenRequest = "application/json"),

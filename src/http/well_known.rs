@@ -13,7 +13,7 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `GET /.well-known/jwks.json`: the public keys in state next, current or retired (RFC 7517 §5).
 /// Rendered once per keyring; `If-None-Match` with the current ETag gets 304 (RFC 9110 §13.1.2).
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "jwks", tag = "discovery",
     responses(
         (status = 200, description = "The JWK Set (RFC 7517 §5)", content_type = "application/json",
             headers(("etag" = String), ("cache-control" = String))),
@@ -61,7 +61,7 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
-#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", operation_id = "authorization_server_metadata", tag = "discovery",
     responses((status = 200, description = "Authorization server metadata (RFC 8414 §2)", content_type = "application/json")))]
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let headers = [

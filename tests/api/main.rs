@@ -14,6 +14,7 @@ mod malformed;
 mod management;
 mod nodes;
 mod observability;
+mod openapi;
 mod process;
 mod rate_limits;
 mod token;

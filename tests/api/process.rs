@@ -170,4 +170,73 @@ async fn server_logs_never_contain_secrets_or_tokens(app: TestApp) {
     assert!(!log.contains(master.trim()), "the log holds the master key");
 }
 
-backend_tests!(server_logs_never_contain_secrets_or_tokens);
+/// The management API at debug level: an admin token creates a team and a key, lists and
+/// deletes it; neither the admin's secret and token nor the new key's secret is logged.
+async fn management_requests_log_no_secret_or_token(app: TestApp) {
+    let config = app.config_path.to_str().unwrap().to_string();
+    let server = ServeProcess::start(app.dir.path(), &["--config", &config], &[])
+        .await
+        .unwrap();
+    let admin = app.admin_key().await;
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let issued: serde_json::Value = http
+        .post(format!("{base}/api/oauth/token"))
+        .basic_auth(&admin.client_id, Some(&admin.client_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", crate::helpers::ISSUER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_string();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post("/api/teams", serde_json::json!({"slug": "acme"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let created: serde_json::Value =
+        post("/api/teams/acme/keys", serde_json::json!({"label": "svc"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    let one = format!(
+        "{base}/api/teams/acme/keys/{}",
+        created["client_id"].as_str().unwrap()
+    );
+    let listed = http.get(&one).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+    let deleted = http.delete(&one).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let log = server.stop().await;
+    assert!(
+        log.lines().any(|l| l.contains("route=\"/api/teams/{team}/keys\"") && l.contains(&admin.client_id)),
+        "management request lines name the route and the caller:\n{log}"
+    );
+    for secret in [&admin.client_secret, &token, &secret] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log holds a secret or token:\n{log}"
+        );
+    }
+}
+
+backend_tests!(
+    server_logs_never_contain_secrets_or_tokens,
+    management_requests_log_no_secret_or_token
+);

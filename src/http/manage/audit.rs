@@ -10,7 +10,7 @@ use crate::manage::{self, access::Caller};
 use crate::store::{AuditEvent, AuditQuery};
 
 /// A team's audit events, newest first.
-#[utoipa::path(get, path = "/api/teams/{team}/audit", tag = "audit",
+#[utoipa::path(get, path = "/api/teams/{team}/audit", operation_id = "list_team_audit", tag = "audit",
     params(("team" = String, Path, description = "Team slug"), PageParams),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>),
@@ -28,7 +28,7 @@ pub async fn team(
 }
 
 /// Every audit event, newest first: teams, API keys, signing keys and the master key.
-#[utoipa::path(get, path = "/api/admin/audit", tag = "audit", params(PageParams),
+#[utoipa::path(get, path = "/api/admin/audit", operation_id = "list_audit", tag = "audit", params(PageParams),
     responses((status = 200, description = "A page of events", body = Page<AuditEvent>)),
     security(("bearer" = ["admin"])))]
 pub async fn all(

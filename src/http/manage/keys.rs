@@ -35,7 +35,7 @@ pub struct NewKey {
 }
 
 /// Creates an API key. The response holds the secret, this once.
-#[utoipa::path(post, path = "/api/teams/{team}/keys", tag = "api keys", request_body = NewKey,
+#[utoipa::path(post, path = "/api/teams/{team}/keys", operation_id = "create_api_key", tag = "api keys", request_body = NewKey,
     params(("team" = String, Path, description = "Team slug")),
     responses(
         (status = 201, description = "The key and its secret, shown this once", body = CreatedKeyView,
@@ -114,7 +114,7 @@ pub struct KeyListParams {
 }
 
 /// Lists a team's keys, never their secrets.
-#[utoipa::path(get, path = "/api/teams/{team}/keys", tag = "api keys",
+#[utoipa::path(get, path = "/api/teams/{team}/keys", operation_id = "list_api_keys", tag = "api keys",
     params(("team" = String, Path, description = "Team slug"), KeyListParams),
     responses(
         (status = 200, description = "A page of keys", body = Page<ApiKey>),
@@ -156,7 +156,7 @@ pub async fn list(
 }
 
 /// One of the team's keys.
-#[utoipa::path(get, path = "/api/teams/{team}/keys/{client_id}", tag = "api keys",
+#[utoipa::path(get, path = "/api/teams/{team}/keys/{client_id}", operation_id = "get_api_key", tag = "api keys",
     params(("team" = String, Path, description = "Team slug"), ("client_id" = String, Path, description = "Client ID")),
     responses(
         (status = 200, description = "The key", body = ApiKey),
@@ -176,7 +176,7 @@ pub async fn get(
 
 /// Deletes a key: its next token request is refused, on every node; tokens already issued
 /// stay valid until they expire.
-#[utoipa::path(delete, path = "/api/teams/{team}/keys/{client_id}", tag = "api keys",
+#[utoipa::path(delete, path = "/api/teams/{team}/keys/{client_id}", operation_id = "delete_api_key", tag = "api keys",
     params(("team" = String, Path, description = "Team slug"), ("client_id" = String, Path, description = "Client ID")),
     responses(
         (status = 204, description = "Deleted"),

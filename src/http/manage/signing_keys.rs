@@ -16,7 +16,7 @@ use crate::signing::lifecycle::KeyState;
 use crate::signing::operations::SigningKeyInfo;
 
 /// Every signing key and its state.
-#[utoipa::path(get, path = "/api/admin/signing-keys", tag = "signing keys",
+#[utoipa::path(get, path = "/api/admin/signing-keys", operation_id = "list_signing_keys", tag = "signing keys",
     responses((status = 200, description = "Every signing key", body = Page<SigningKeyInfo>)),
     security(("bearer" = ["admin"])))]
 pub async fn list(
@@ -52,7 +52,7 @@ pub struct Rotation {
 
 /// Starts a rotation: a new key is published now and signs after `signing.publish_ahead`, or
 /// at once with `{"now": true}`.
-#[utoipa::path(post, path = "/api/admin/signing-keys/rotate", tag = "signing keys",
+#[utoipa::path(post, path = "/api/admin/signing-keys/rotate", operation_id = "rotate_signing_keys", tag = "signing keys",
     request_body(content = Option<RotateRequest>, description = "Optional", content_type = "application/json"),
     responses((status = 200, description = "The new or pending key", body = Rotation)),
     security(("bearer" = ["admin"])))]
@@ -97,7 +97,7 @@ pub struct Revocation {
 
 /// Revokes a key: out of the JWKS at once, tokens it signed stop validating; if it was the
 /// current key, a new one takes over in the same transaction.
-#[utoipa::path(post, path = "/api/admin/signing-keys/{kid}/revoke", tag = "signing keys",
+#[utoipa::path(post, path = "/api/admin/signing-keys/{kid}/revoke", operation_id = "revoke_signing_key", tag = "signing keys",
     params(("kid" = String, Path, description = "The key's kid")),
     responses(
         (status = 200, description = "Revoked", body = Revocation),

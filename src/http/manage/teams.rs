@@ -23,7 +23,7 @@ pub struct NewTeam {
 }
 
 /// Creates a team.
-#[utoipa::path(post, path = "/api/teams", tag = "teams", request_body = NewTeam,
+#[utoipa::path(post, path = "/api/teams", operation_id = "create_team", tag = "teams", request_body = NewTeam,
     responses(
         (status = 201, description = "The team", body = Team),
         (status = 400, description = "Invalid slug or name", body = super::ProblemBody, content_type = "application/problem+json"),
@@ -48,7 +48,7 @@ pub async fn create(
 }
 
 /// Lists teams by slug.
-#[utoipa::path(get, path = "/api/teams", tag = "teams", params(PageParams),
+#[utoipa::path(get, path = "/api/teams", operation_id = "list_teams", tag = "teams", params(PageParams),
     responses((status = 200, description = "A page of teams", body = Page<Team>)),
     security(("bearer" = ["admin"])))]
 pub async fn list(
@@ -69,7 +69,7 @@ pub async fn list(
 }
 
 /// One team: an admin sees any, a `keys:read` or `keys:write` token its own.
-#[utoipa::path(get, path = "/api/teams/{team}", tag = "teams",
+#[utoipa::path(get, path = "/api/teams/{team}", operation_id = "get_team", tag = "teams",
     params(("team" = String, Path, description = "Team slug")),
     responses(
         (status = 200, description = "The team", body = Team),
