@@ -27,6 +27,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod fuzz_targets;
 pub mod http;
 pub mod manage;
 pub mod metrics;

@@ -9,6 +9,7 @@ mod helpers;
 mod algorithms;
 mod cli;
 mod crash;
+mod fuzz_corpus;
 mod lifecycle;
 mod malformed;
 mod management;
