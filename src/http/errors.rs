@@ -5,9 +5,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -85,12 +83,10 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
     error_body(StatusCode::NOT_FOUND, "not_found", &description)
 }
 
-/// Gives any error response without a body of the right kind one, in the style of the route
+/// Gives an error response without a body of the right kind one, in the style of the route
 /// (problem documents for the management API, RFC 6749 JSON elsewhere); keeps its status and
 /// headers (`Allow`, `Retry-After`).
-pub async fn error_bodies(request: Request, next: Next) -> Response {
-    let management = is_management_path(request.uri().path());
-    let response = next.run(request).await;
+pub fn fill_error_body(response: Response, management: bool) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -138,6 +134,21 @@ fn describe(status: StatusCode) -> (&'static str, String) {
             ),
         ),
         StatusCode::REQUEST_TIMEOUT => ("invalid_request", "the request took too long".to_string()),
+        StatusCode::URI_TOO_LONG => (
+            "invalid_request",
+            format!(
+                "the request target is longer than {} bytes",
+                super::edge::MAX_HEADER_BYTES
+            ),
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "invalid_request",
+            format!(
+                "the request's headers are too large: at most {} headers of {} bytes in all",
+                super::edge::MAX_HEADERS,
+                super::edge::MAX_HEADER_BYTES
+            ),
+        ),
         StatusCode::SERVICE_UNAVAILABLE => ("temporarily_unavailable", "retry shortly".to_string()),
         s if s.is_server_error() => (
             "server_error",

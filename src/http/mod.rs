@@ -6,10 +6,12 @@
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`manage`]: the management API (`/api/teams`, `/api/admin`).
 //! - [`openapi`]: the OpenAPI document of all of them, at `/openapi.json`.
+//! - [`edge`]: head-size limits and error bodies, around every route.
 //! - [`errors`]: RFC 6749 §5.2 bodies, problem documents for the management API, and a JSON
 //!   body for every other error (404, 405, 413…).
 
 pub mod client_ip;
+pub mod edge;
 pub mod errors;
 pub mod health;
 pub mod listener;
@@ -81,7 +83,7 @@ pub fn router(mut state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::from_fn(errors::error_bodies))
+        .layer(axum::middleware::from_fn(edge::edge))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -866,7 +866,113 @@ async fn a_token_of_a_revoked_signing_key_is_refused(app: TestApp) {
     );
 }
 
+/// The verifier the management API uses, through HTTP: alg none, HS256 "signed" with the
+/// published public key, an unknown kid, a tampered payload, a wrong typ and a foreign key's
+/// signature are all 401 invalid_token, while the genuine token passes.
+async fn forged_tokens_are_refused_by_the_management_api(app: TestApp) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let reader = app.create_key_in("acme", &["keys:read"]).await;
+    let genuine = app.management_token(&reader, None).await;
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    let encode = |v: &Value| B64.encode(v.to_string());
+    let with_header = |change: &dyn Fn(&mut Value)| {
+        let mut h = header.clone();
+        change(&mut h);
+        format!("{}.{}.{}", encode(&h), parts[1], parts[2])
+    };
+    let hmac = |key: &[u8], h: &Value, c: &Value| {
+        let input = format!("{}.{}", encode(h), encode(c));
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            input.as_bytes(),
+        );
+        format!("{input}.{}", B64.encode(tag.as_ref()))
+    };
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let public = jwks["keys"][0].clone();
+    let hs256 = json!({"typ": "at+jwt", "alg": "HS256", "kid": header["kid"]});
+    claims["scope"] = json!("admin");
+    let foreign = {
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+        let input = format!("{}.{}", parts[0], encode(&claims));
+        let signature = pair.sign(&rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", B64.encode(signature.as_ref()))
+    };
+    let forged = [
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                encode(&json!({"typ": "at+jwt", "alg": "none", "kid": header["kid"]})),
+                parts[1]
+            ),
+        ),
+        (
+            "HS256 with the JWK text",
+            hmac(public.to_string().as_bytes(), &hs256, &claims),
+        ),
+        (
+            "HS256 with the raw x",
+            hmac(
+                &B64.decode(public["x"].as_str().unwrap()).unwrap(),
+                &hs256,
+                &claims,
+            ),
+        ),
+        (
+            "an unknown kid",
+            with_header(&|h| h["kid"] = json!("not-published")),
+        ),
+        (
+            "no kid",
+            with_header(&|h| {
+                h.as_object_mut().unwrap().remove("kid");
+            }),
+        ),
+        ("typ JWT", with_header(&|h| h["typ"] = json!("JWT"))),
+        (
+            "no typ",
+            with_header(&|h| {
+                h.as_object_mut().unwrap().remove("typ");
+            }),
+        ),
+        (
+            "alg changed to RS256",
+            with_header(&|h| h["alg"] = json!("RS256")),
+        ),
+        (
+            "a tampered payload",
+            format!("{}.{}.{}", parts[0], encode(&claims), parts[2]),
+        ),
+        ("a foreign key's signature", foreign),
+        ("no signature", format!("{}.{}.", parts[0], parts[1])),
+    ];
+    for (what, token) in forged {
+        let response = app
+            .api(Method::GET, "/api/teams/acme/keys", Some(&token), None)
+            .await;
+        assert_eq!(response.status, 401, "{what}: {}", response.text);
+        response.assert_problem(401, "invalid_token");
+    }
+    let ok = app
+        .api(Method::GET, "/api/teams/acme/keys", Some(&genuine), None)
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+}
+
 backend_tests!(
+    forged_tokens_are_refused_by_the_management_api,
     bootstrap_cli_admin_creates_a_team_and_a_key_whose_secret_gets_a_token,
     keys_write_of_one_team_gets_403_on_another_teams_keys,
     a_product_scoped_token_gets_403_on_the_management_api,
