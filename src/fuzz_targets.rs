@@ -17,8 +17,11 @@ use crate::signing::verify::TokenVerifier;
 /// The issuer (and audience) the bearer-token target verifies against.
 pub const FUZZ_ISSUER: &str = "https://issuer.test";
 
+/// A fuzz target: arbitrary bytes in, a panic only for a violated property.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz/fuzz_targets/` file and corpus folder.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("form_body", form_body),
     ("json_body", json_body),
     ("basic_header", basic_header),
