@@ -135,6 +135,20 @@ pub struct Key {
     pub json: Value,
 }
 
+impl Key {
+    /// The key a creation document describes (`keys create --json`, or the API's 201 body).
+    pub fn from_json(json: Value) -> Self {
+        Self {
+            client_id: json["client_id"].as_str().expect("client_id").to_string(),
+            client_secret: json["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_string(),
+            json,
+        }
+    }
+}
+
 struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -273,36 +287,20 @@ impl TestApp {
 
     /// Creates team `acme` if needed and a key in it; `extra` adds `keys create` flags.
     pub async fn create_key(&self, extra: &[&str]) -> Key {
-        let _ = self.cli(&["teams", "create", "acme"]).await;
-        let mut args = vec!["keys", "create", "--team", "acme", "--label", "test-key"];
-        args.extend_from_slice(extra);
-        let json = self.cli_json(&args).await;
-        Key {
-            client_id: json["client_id"].as_str().expect("client_id").to_string(),
-            client_secret: json["client_secret"]
-                .as_str()
-                .expect("client_secret")
-                .to_string(),
-            json,
-        }
+        self.create_key_with("acme", extra).await
     }
 
     /// Creates team `team` if needed and a key in it holding `scopes` (each by `--scope`).
     pub async fn create_key_in(&self, team: &str, scopes: &[&str]) -> Key {
+        let extra: Vec<&str> = scopes.iter().flat_map(|s| ["--scope", s]).collect();
+        self.create_key_with(team, &extra).await
+    }
+
+    async fn create_key_with(&self, team: &str, extra: &[&str]) -> Key {
         let _ = self.cli(&["teams", "create", team]).await;
         let mut args = vec!["keys", "create", "--team", team, "--label", "test-key"];
-        for scope in scopes {
-            args.extend_from_slice(&["--scope", scope]);
-        }
-        let json = self.cli_json(&args).await;
-        Key {
-            client_id: json["client_id"].as_str().expect("client_id").to_string(),
-            client_secret: json["client_secret"]
-                .as_str()
-                .expect("client_secret")
-                .to_string(),
-            json,
-        }
+        args.extend_from_slice(extra);
+        Key::from_json(self.cli_json(&args).await)
     }
 
     /// An admin key (team `ops`, scope `admin`), as an operator bootstraps one with the CLI.

@@ -5,14 +5,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{AUDIENCE, ISSUER, Key, TestApp, basic};
+use crate::token_errors::assert_oauth_error;
 
-/// The Key a creation response describes.
 fn key_of(body: &Value) -> Key {
-    Key {
-        client_id: body["client_id"].as_str().expect("client_id").to_string(),
-        client_secret: body["client_secret"].as_str().expect("secret").to_string(),
-        json: body.clone(),
-    }
+    Key::from_json(body.clone())
 }
 
 async fn bootstrap_cli_admin_creates_a_team_and_a_key_whose_secret_gets_a_token(app: TestApp) {
@@ -160,50 +156,26 @@ async fn a_token_for_the_product_audience_is_refused_by_the_management_api(app: 
     );
 
     // The issuer's audience only for a key holding a management scope (RFC 8707 §2)…
-    let refused = app
-        .post_token(
-            &product,
-            &format!("grant_type=client_credentials&resource={ISSUER}"),
-        )
-        .await;
-    assert_eq!(refused.status(), 400);
-    assert_eq!(
-        refused.json::<Value>().await.unwrap()["error"],
-        "invalid_target"
-    );
+    let issuer = format!("grant_type=client_credentials&resource={ISSUER}");
+    let refused = app.post_token(&product, &issuer).await;
+    assert_oauth_error(refused, 400, "invalid_target").await;
     // …and management scopes never go into a product token.
     let no_product_scope = app
         .post_token(&admin, "grant_type=client_credentials")
         .await;
-    assert_eq!(no_product_scope.status(), 400);
-    assert_eq!(
-        no_product_scope.json::<Value>().await.unwrap()["error"],
-        "invalid_scope"
-    );
+    assert_oauth_error(no_product_scope, 400, "invalid_scope").await;
     let mixed = app.create_key_in("acme", &["admin", "logs:read"]).await;
     let product_only = app.token(&mixed, "grant_type=client_credentials").await;
     assert_eq!(product_only["scope"], "logs:read");
     let asked = app
         .post_token(&mixed, "grant_type=client_credentials&scope=admin")
         .await;
-    let body: Value = asked.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_scope");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("resource=")
-    );
+    let description = assert_oauth_error(asked, 400, "invalid_scope").await;
+    assert!(description.contains("resource="), "{description}");
     let both = app
-        .post_token(
-            &mixed,
-            &format!("grant_type=client_credentials&resource={ISSUER}&resource={AUDIENCE}"),
-        )
+        .post_token(&mixed, &format!("{issuer}&resource={AUDIENCE}"))
         .await;
-    assert_eq!(
-        both.json::<Value>().await.unwrap()["error"],
-        "invalid_target"
-    );
+    assert_oauth_error(both, 400, "invalid_target").await;
 }
 
 async fn requests_without_a_valid_token_get_401_with_a_bearer_challenge(app: TestApp) {

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::helpers::{Key, TestApp, basic};
 
 /// Asserts an RFC 6749 §5.2 error response and returns its description.
-async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> String {
+pub async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> String {
     assert_eq!(response.status(), status, "status for {error}");
     let headers = response.headers().clone();
     assert_eq!(
