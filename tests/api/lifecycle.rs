@@ -158,6 +158,19 @@ async fn master_key_rotation_keeps_tokens_valid_and_retires_the_old_master_key(m
         app.verify(&before, AUDIENCE).await.is_ok(),
         "signing keys did not change"
     );
+    let audit = app.cli_json(&["audit"]).await;
+    let rotations: Vec<&serde_json::Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "master_key.rotate")
+        .collect();
+    assert_eq!(rotations.len(), 1, "one audit row: {audit}");
+    assert_eq!(rotations[0]["actor"], "cli");
+    assert!(
+        !audit.to_string().contains(new_master.trim()),
+        "no key in the log"
+    );
 
     // The old master key opens nothing any more.
     let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
