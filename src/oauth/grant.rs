@@ -165,8 +165,10 @@ impl TokenIssuer {
             (resources, None) => resources.iter().map(String::as_str).collect(),
         };
         let mut unique: Vec<&str> = Vec::with_capacity(named.len());
-        for audience in named {
-            if !self.audiences.contains(audience) && audience != self.issuer {
+        for mut audience in named {
+            if self.is_issuer(audience) {
+                audience = &self.issuer;
+            } else if !self.audiences.contains(audience) {
                 return Err(OAuthError::InvalidTarget(
                     "the requested resource or audience is not served by this issuer".into(),
                 ));
@@ -188,6 +190,11 @@ impl TokenIssuer {
             _ => Audience::Many(unique),
         };
         Ok((audience, management))
+    }
+
+    /// The issuer's own URL, with or without a trailing slash: the management API's audience.
+    fn is_issuer(&self, audience: &str) -> bool {
+        audience.trim_end_matches('/') == self.issuer.trim_end_matches('/')
     }
 
     /// `invalid_scope` for scopes asked for but not grantable; a management scope asked for

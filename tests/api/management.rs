@@ -20,6 +20,20 @@ async fn bootstrap_cli_admin_creates_a_team_and_a_key_whose_secret_gets_a_token(
         .expect("verifies for the issuer");
     assert_eq!(claims["scope"], "admin");
     assert_eq!(claims["aud"], ISSUER);
+    let slash = app
+        .token(
+            &admin,
+            &format!("grant_type=client_credentials&resource={ISSUER}/"),
+        )
+        .await;
+    let with_slash = app
+        .verify(slash["access_token"].as_str().unwrap(), ISSUER)
+        .await;
+    assert_eq!(
+        with_slash.unwrap()["aud"],
+        ISSUER,
+        "the issuer with a trailing slash"
+    );
 
     let team = app
         .api(
