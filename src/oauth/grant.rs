@@ -416,3 +416,44 @@ fn store_failure(error: StoreError) -> OAuthError {
 fn database_unavailable() -> OAuthError {
     OAuthError::TemporarilyUnavailable("the issuer's database is unavailable; retry shortly".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_product_key_keeps_its_scopes_for_product_audiences_only() {
+        let held = v(&["logs:read", "monitors:read"]);
+        let (grantable, default) = scopes_for_audience(&held, false).unwrap();
+        assert_eq!((&*grantable, &*default), (&held[..], &held[..]));
+        assert!(matches!(
+            scopes_for_audience(&held, true),
+            Err(OAuthError::InvalidTarget(_))
+        ));
+    }
+
+    #[test]
+    fn management_scopes_go_only_to_the_management_audience() {
+        let held = v(&["admin", "logs:read"]);
+        let (grantable, default) = scopes_for_audience(&held, false).unwrap();
+        assert_eq!(
+            (&*grantable, &*default),
+            (&v(&["logs:read"])[..], &v(&["logs:read"])[..])
+        );
+        let (grantable, default) = scopes_for_audience(&held, true).unwrap();
+        assert_eq!(
+            &*grantable,
+            &held[..],
+            "asked for by name, product scopes may come along"
+        );
+        assert_eq!(&*default, &v(&["admin"])[..]);
+        assert!(matches!(
+            scopes_for_audience(&v(&["keys:read"]), false),
+            Err(OAuthError::InvalidScope(_))
+        ));
+    }
+}
