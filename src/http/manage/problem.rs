@@ -92,13 +92,8 @@ impl Problem {
         problem
     }
 
-    /// The status, for logs and tests.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
     /// The body, as it is sent.
-    pub fn body(&self) -> ProblemBody {
+    fn body(&self) -> ProblemBody {
         ProblemBody {
             kind: format!("urn:tokenmint:problem:{}", self.error),
             title: self
