@@ -339,6 +339,12 @@ impl TestApp {
         ApiResponse::read(request.send().await.expect("management request")).await
     }
 
+    /// `POST` of a JSON body to the management API with a Bearer token.
+    pub async fn post_api(&self, path: &str, token: &str, body: Value) -> ApiResponse {
+        self.api(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
     pub fn token_url(&self) -> String {
         format!("{}/api/oauth/token", self.base)
     }

@@ -36,11 +36,10 @@ async fn bootstrap_cli_admin_creates_a_team_and_a_key_whose_secret_gets_a_token(
     );
 
     let team = app
-        .api(
-            Method::POST,
+        .post_api(
             "/api/teams",
-            Some(&token),
-            Some(json!({"slug": "acme", "name": "Acme Inc."})),
+            &token,
+            json!({"slug": "acme", "name": "Acme Inc."}),
         )
         .await;
     assert_eq!(team.status, 201, "{}", team.text);
@@ -48,11 +47,10 @@ async fn bootstrap_cli_admin_creates_a_team_and_a_key_whose_secret_gets_a_token(
     assert_eq!(team.body["name"], "Acme Inc.");
 
     let created = app
-        .api(
-            Method::POST,
+        .post_api(
             "/api/teams/acme/keys",
-            Some(&token),
-            Some(json!({"label": "ci-pipeline", "scopes": ["monitors:read"]})),
+            &token,
+            json!({"label": "ci-pipeline", "scopes": ["monitors:read"]}),
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
@@ -72,6 +70,28 @@ async fn bootstrap_cli_admin_creates_a_team_and_a_key_whose_secret_gets_a_token(
         .expect("the new key's token verifies");
     assert_eq!(claims["team"], "acme");
     assert_eq!(claims["scope"], "monitors:read");
+
+    // A test key with a lifetime, as the CLI's --test and --expires-in make.
+    let body = json!({"label": "sandbox", "test": true, "expires_in": "12h"});
+    let sandbox = app.post_api("/api/teams/acme/keys", &token, body).await;
+    assert_eq!(sandbox.status, 201, "{}", sandbox.text);
+    assert!(
+        sandbox.body["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("dh_test_")
+    );
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(sandbox.body[field].as_str().unwrap()).unwrap()
+    };
+    assert_eq!((at("expires_at") - at("created_at")).num_hours(), 12);
+    let issued = app
+        .token(&key_of(&sandbox.body), "grant_type=client_credentials")
+        .await;
+    let claims = app
+        .verify(issued["access_token"].as_str().unwrap(), AUDIENCE)
+        .await;
+    assert_eq!(claims.unwrap()["env"], "test");
 }
 
 async fn keys_write_of_one_team_gets_403_on_another_teams_keys(app: TestApp) {
@@ -131,12 +151,7 @@ async fn a_product_scoped_token_gets_403_on_the_management_api(app: TestApp) {
     // Reading is not writing, and only admin reaches teams and signing keys.
     let reader = app.management_token(&key, None).await;
     let create = app
-        .api(
-            Method::POST,
-            "/api/teams/acme/keys",
-            Some(&reader),
-            Some(json!({"label": "x"})),
-        )
+        .post_api("/api/teams/acme/keys", &reader, json!({"label": "x"}))
         .await;
     create.assert_problem(403, "insufficient_scope");
     for path in ["/api/teams", "/api/admin/signing-keys", "/api/admin/audit"] {
@@ -244,12 +259,7 @@ async fn a_created_secret_never_appears_again(app: TestApp) {
     let token = app.management_token(&admin, None).await;
     app.cli_ok(&["teams", "create", "acme"]).await;
     let created = app
-        .api(
-            Method::POST,
-            "/api/teams/acme/keys",
-            Some(&token),
-            Some(json!({"label": "svc"})),
-        )
+        .post_api("/api/teams/acme/keys", &token, json!({"label": "svc"}))
         .await;
     let key = key_of(&created.body);
     let one = format!("/api/teams/acme/keys/{}", key.client_id);
@@ -308,20 +318,18 @@ async fn keys_write_cannot_grant_more_than_it_holds(app: TestApp) {
     let writer = app.create_key_in("acme", &["keys:write"]).await;
     let token = app.management_token(&writer, None).await;
     let admin = app
-        .api(
-            Method::POST,
+        .post_api(
             "/api/teams/acme/keys",
-            Some(&token),
-            Some(json!({"label": "x", "scopes": ["admin"]})),
+            &token,
+            json!({"label": "x", "scopes": ["admin"]}),
         )
         .await;
     admin.assert_problem(403, "insufficient_scope");
     let reader = app
-        .api(
-            Method::POST,
+        .post_api(
             "/api/teams/acme/keys",
-            Some(&token),
-            Some(json!({"label": "x", "scopes": ["keys:read"]})),
+            &token,
+            json!({"label": "x", "scopes": ["keys:read"]}),
         )
         .await;
     assert_eq!(reader.status, 201, "{}", reader.text);
@@ -764,12 +772,7 @@ async fn signing_keys_are_rotated_and_revoked_over_http(app: TestApp) {
         "published at once on this node"
     );
     let again = app
-        .api(
-            Method::POST,
-            "/api/admin/signing-keys/rotate",
-            Some(&token),
-            Some(json!({})),
-        )
+        .post_api("/api/admin/signing-keys/rotate", &token, json!({}))
         .await;
     assert_eq!(
         (
@@ -780,11 +783,10 @@ async fn signing_keys_are_rotated_and_revoked_over_http(app: TestApp) {
     );
 
     let now = app
-        .api(
-            Method::POST,
+        .post_api(
             "/api/admin/signing-keys/rotate",
-            Some(&token),
-            Some(json!({"now": true})),
+            &token,
+            json!({"now": true}),
         )
         .await;
     assert_eq!(now.body["key"]["state"], "current", "{}", now.text);
@@ -828,11 +830,10 @@ async fn signing_keys_are_rotated_and_revoked_over_http(app: TestApp) {
     )
     .await
     .assert_problem(404, "not_found");
-    app.api(
-        Method::POST,
+    app.post_api(
         "/api/admin/signing-keys/rotate",
-        Some(&token),
-        Some(json!({"later": true})),
+        &token,
+        json!({"later": true}),
     )
     .await
     .assert_problem(400, "invalid_request");
