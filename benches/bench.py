@@ -7,6 +7,8 @@ median reported):
 
   warm token endpoint   tokenmint on SQLite, tokenmint on PostgreSQL, the peer (WORKERS=2)
   JWKS GET              tokenmint (SQLite), the peer
+  webhook signing       POST /api/teams/{team}/webhooks/sign (Bearer token, JSON body), by wrk
+                        with benches/wrk-json.lua
   cold path             every request a different API key, so each pays an argon2 hash
   wrong-secret flood    500 connections of wrong secrets, while one valid client measures itself
   signing ceiling       criterion's sign_token/ES256: tokens/s two cores could sign doing nothing else
@@ -17,13 +19,14 @@ the server, as in the peer's own measurements.
 
 Env: RUNS (3), DURATION (10), WARMUP (3), CONNECTIONS (32), COLD_KEYS (300), FLOOD_SECONDS (10),
      TOKENMINT_BENCH_DATABASE_URL (else TOKENMINT_TEST_DATABASE_URL, else the local `test`
-     database), PEER_DIR, SKIP (comma list of: postgres, peer, cold, flood, ceiling).
+     database), PEER_DIR, SKIP (comma list of: postgres, peer, cold, flood, ceiling, webhooks).
 """
 import base64
 import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,8 +62,9 @@ def basic(client_id, secret):
     return "Basic " + base64.b64encode(f"{q(client_id)}:{q(secret)}".encode()).decode()
 
 
-def load(url, client_id=None, secret=None, method="POST", duration=DURATION, connections=CONNECTIONS, tool="oha"):
-    """Runs the peer's load.sh and returns its key=value output."""
+def load(url, client_id=None, secret=None, method="POST", duration=DURATION, connections=CONNECTIONS, tool=None):
+    """Runs the peer's load.sh and returns its key=value output (oha when installed, else wrk)."""
+    tool = tool or ("oha" if shutil.which("oha") else "wrk")
     env = dict(os.environ, DURATION=str(duration), CONNECTIONS=str(connections), METHOD=method, TOOL=tool)
     args = [str(LOAD), url] + ([client_id, secret] if client_id else [])
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
@@ -144,12 +148,14 @@ class Tokenmint:
         self.dir = tempfile.mkdtemp(prefix="tokenmint-bench-")
         self.base = f"http://127.0.0.1:{port}"
         # One client at tens of thousands of requests/s: the per-client limit is raised (its check
-        # stays on the measured path) and the per-address failure limit is off, so the flood
-        # measures the worst case, an attacker spread over many addresses.
+        # stays on the measured path), and the per-address failure limit and connection cap are
+        # off (all the load comes from one loopback address), so the flood measures the worst
+        # case, an attacker spread over many addresses.
         self.env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{port}", TOKENMINT_ISSUER=self.base,
                         TOKENMINT_LOG__LEVEL="warn",
                         TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
-                        TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0")
+                        TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0",
+                        TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS="0")
         self.env.pop("RUST_LOG", None)
         if database_url:
             self.env["TOKENMINT_DATABASE_URL"] = database_url
@@ -209,6 +215,38 @@ def cold_path(tm):
             "p50": pct(0.50), "p99": pct(0.99), "non_200": sum(1 for status, _ in results if status != 200)}
 
 
+def wrk_json(url, auth, body, duration=DURATION, connections=CONNECTIONS):
+    """One wrk run of JSON POSTs (benches/wrk-json.lua); rps, p50, p99, non-200."""
+    env = dict(os.environ, LOAD_BODY=body, LOAD_AUTH=auth)
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+                          "-s", str(ROOT / "benches" / "wrk-json.lua"), url],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    kv = dict(l.strip().split("=", 1) for l in out.splitlines() if "=" in l and " " not in l.strip())
+    return {k: float(v) for k, v in kv.items()}
+
+
+def webhook_signing(tm):
+    """A delivery worker's call: a management token with webhooks:sign, a 1 KiB JSON payload,
+    RUNS runs after a warm-up; the median (the table puts it beside JWKS GET and the token
+    endpoint, measured on the same server)."""
+    key = json.loads(tm.cli("keys", "create", "--team", "bench", "--label", "worker",
+                            "--scope", "webhooks:sign", "--json"))
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": tm.base}).encode()
+    request = urllib.request.Request(tm.token_url, form, {"Authorization": basic(key["client_id"], key["client_secret"])})
+    token = json.load(urllib.request.urlopen(request))["access_token"]
+    payload = json.dumps({"type": "monitor.down", "data": {"id": "mon_1", "note": "x" * 960}})
+    body = json.dumps({"payload": payload})
+    url = tm.base + "/api/teams/bench/webhooks/sign"
+    wrk_json(url, "Bearer " + token, body, duration=WARMUP)
+    name = "webhook sign, tokenmint"
+    runs = [wrk_json(url, "Bearer " + token, body) for _ in range(RUNS)]
+    for i, r in enumerate(runs):
+        log(f"  {name} run {i + 1}: {r['rps']:.0f}/s p99 {r['p99_ms']:.2f} ms non-200 {r['non_200']:.0f}")
+    median = lambda k: statistics.median(r[k] for r in runs)
+    return [{"name": name, "rps": median("rps"), "p50": median("p50_ms"), "p99": median("p99_ms"),
+             "non_200": sum(r["non_200"] for r in runs), "runs": runs}]
+
+
 def flood(tm):
     """500 connections of well-formed wrong secrets (they pass the checksum, so each costs an
     argon2 hash) while one valid client with 2 connections measures its own latency."""
@@ -247,6 +285,9 @@ def main():
     cid, secret = tm.create_key()
     rows.append(measured("token, tokenmint SQLite", tm.process.pid, url=tm.token_url, client_id=cid, secret=secret))
     rows.append(measured("JWKS, tokenmint", tm.process.pid, url=tm.base + "/.well-known/jwks.json", method="GET"))
+    if "webhooks" not in SKIP:
+        log("webhook signing")
+        rows.extend(webhook_signing(tm))
     if "cold" not in SKIP:
         log("cold path")
         rows.append(cold_path(tm))

@@ -1,6 +1,8 @@
-//! The server, assembled: `App::build(config)` opens the store, loads (or on first start
-//! creates) the master key and signing keys, and binds the listener; `run(shutdown)` serves
-//! until the shutdown future completes. Tests bind port 0 and read [`App::local_addr`].
+//! The server, assembled: `App::build(config)` is the composition root. It opens the store
+//! (once: the token issuer, the signing service and the management API share it), loads (or on
+//! first start creates) the master key and signing keys, builds the handlers' state in its
+//! parts ([`AppState`]) and binds the listener; `run(shutdown)` serves until the shutdown
+//! future completes. Tests bind port 0 and read [`App::local_addr`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Documents, Management, TokenEndpoint};
 use crate::metrics::Metrics;
 use crate::oauth::grant::TokenIssuer;
 use crate::oauth::usage::UsageRecorder;
@@ -21,30 +23,34 @@ use crate::oauth::verifier::SecretVerifier;
 use crate::signing::keyring::KeyringHandle;
 use crate::signing::lifecycle::Policy;
 use crate::signing::master_key::{MASTER_KEY_ENV, MasterKey, MasterKeySource};
-use crate::signing::operations::SigningKeys;
+use crate::signing::service::SigningService;
 use crate::store::{self, Store};
+use crate::webhooks::WebhookService;
 
 /// How long a token request waits for an argon2 slot before it is answered 503.
 const HASH_SLOT_WAIT: Duration = Duration::from_secs(2);
+/// How long a background loop that panicked rests before it is started again.
+const TASK_RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// A built server, bound and ready to run.
 pub struct App {
     listener: TcpListener,
-    max_connections: usize,
+    connection_limits: http::listener::ConnectionLimits,
     /// `metrics.bind`, when set: `/metrics` alone, apart from the public listener.
     metrics_listener: Option<TcpListener>,
     state: AppState,
-    signing: SigningKeys,
+    signing: SigningService,
     usage: UsageRecorder,
     refresh: Duration,
 }
 
 /// Opens the store and the master key, checking that the key opens what the store holds.
 /// Shared by the server and the CLI commands that create signing keys.
-pub async fn open_signing(config: &Config) -> anyhow::Result<SigningKeys> {
+pub async fn open_signing_service(config: &Config) -> anyhow::Result<SigningService> {
     let store = store::open(&config.database).await?;
     let set = store.signing_keys().await?;
-    let nothing_sealed = set.keys.iter().all(|k| k.sealed_private.is_none());
+    let nothing_sealed = set.keys.iter().all(|k| k.sealed_private.is_none())
+        && store.webhook_secrets(None).await?.is_empty();
     let env_value = std::env::var(MASTER_KEY_ENV).ok();
     let file = &config.signing.master_key_file;
     let (master, source) = MasterKey::load(env_value.as_deref(), file, nothing_sealed)?;
@@ -52,7 +58,7 @@ pub async fn open_signing(config: &Config) -> anyhow::Result<SigningKeys> {
         tracing::info!(file = %file.display(), "created a new master key (mode 0600); back it up: \
             without it the signing keys cannot be opened");
     }
-    let signing = SigningKeys {
+    let signing = SigningService {
         store,
         master: Arc::new(arc_swap::ArcSwap::from_pointee(master)),
         master_file: (source != MasterKeySource::Environment).then(|| file.clone()),
@@ -67,13 +73,15 @@ pub async fn open_signing(config: &Config) -> anyhow::Result<SigningKeys> {
 impl App {
     /// Everything short of serving: store, master key, first signing key, listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let signing = open_signing(&config).await?;
+        // One clock for everything the server decides by the time.
+        let clock = crate::clock::system();
+        let signing = open_signing_service(&config).await?;
         let store: Arc<dyn Store> = Arc::clone(&signing.store);
         signing
-            .maintain(store::now())
+            .maintain(clock.now())
             .await
             .context("preparing signing keys")?;
-        let keyring = KeyringHandle::new(signing.load_keyring(store::now(), None).await?);
+        let keyring = KeyringHandle::new(signing.load_keyring(clock.now(), None).await?);
         let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         let usage = UsageRecorder::default();
         let metrics = Arc::new(Metrics::new());
@@ -84,21 +92,38 @@ impl App {
             usage.clone(),
             keyring.clone(),
             Arc::clone(&metrics),
-        );
+        )
+        .with_clock(clock.clone());
         let max_age = config.signing.jwks_max_age.as_secs();
+        let proxies =
+            http::client_ip::TrustedProxies::new(config.rate_limit.trusted_proxies.clone());
         let state = AppState {
-            issuer: Arc::new(issuer),
+            token: TokenEndpoint {
+                issuer: Arc::new(issuer),
+                proxies: proxies.clone(),
+            },
+            management: Management {
+                store: Arc::clone(&store),
+                signing: signing.clone(),
+                keyring: keyring.clone(),
+                clock: clock.clone(),
+                proxies: proxies.clone(),
+                config: Arc::new(config.clone()),
+                webhooks: Arc::new(WebhookService::new(
+                    Arc::clone(&store),
+                    signing.clone(),
+                    config.webhooks.overlap,
+                    config.signing.refresh,
+                )),
+            },
+            documents: Documents {
+                metadata: http::well_known::render_metadata(&config),
+                openapi: http::openapi_document(&config),
+                jwks_cache_control: HeaderValue::from_str(&format!("public, max-age={max_age}"))?,
+            },
             keyring,
-            store: Arc::clone(&store),
-            metadata: http::well_known::render_metadata(&config),
-            jwks_cache_control: HeaderValue::from_str(&format!("public, max-age={max_age}"))?,
             metrics,
-            metrics_on_main: config.metrics.enabled && config.metrics.bind.is_empty(),
-            proxies: http::client_ip::TrustedProxies::parse(&config.rate_limit.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!("rate_limit.trusted_proxies: {e}"))?,
-            config: Arc::new(config.clone()),
-            signing: signing.clone(),
-            openapi: bytes::Bytes::new(),
+            clock: clock.clone(),
         };
         let metrics_listener = match (config.metrics.enabled, config.metrics.bind.as_str()) {
             (true, bind) if !bind.is_empty() => Some(
@@ -119,7 +144,7 @@ impl App {
         }
         Ok(Self {
             listener,
-            max_connections: config.server.max_connections,
+            connection_limits: connection_limits(&config, &proxies),
             metrics_listener,
             state,
             signing,
@@ -147,39 +172,111 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let follow = tokio::spawn(self.signing.clone().follow(
+        let metrics = &self.state.metrics;
+        let (signing, keyring, refresh, clock) = (
+            self.signing.clone(),
             self.state.keyring.clone(),
             self.refresh,
-            stopped.clone(),
-        ));
-        let flush = tokio::spawn(
-            self.usage
-                .clone()
-                .run(Arc::clone(&self.state.store), stopped.clone()),
+            self.state.clock.clone(),
         );
-        let housekeeping = tokio::spawn(housekeeping(Arc::clone(&self.state.issuer), stopped));
+        let watching = stopped.clone();
+        let follow = tokio::spawn(supervise(
+            "signing-key refresh",
+            Arc::clone(metrics),
+            move || {
+                signing
+                    .clone()
+                    .follow(keyring.clone(), refresh, clock.clone(), watching.clone())
+            },
+        ));
+        let (usage, store, watching) = (
+            self.usage.clone(),
+            Arc::clone(&self.state.management.store),
+            stopped.clone(),
+        );
+        let flush = tokio::spawn(supervise(
+            "last-used flush",
+            Arc::clone(metrics),
+            move || usage.clone().run(Arc::clone(&store), watching.clone()),
+        ));
+        let issuer = Arc::clone(&self.state.token.issuer);
+        let housekeeping = tokio::spawn(supervise(
+            "rate-limit housekeeping",
+            Arc::clone(metrics),
+            move || housekeeping(Arc::clone(&issuer), stopped.clone()),
+        ));
         tracing::info!(addr = %self.local_addr()?, "tokenmint listening");
+        let metrics = Arc::clone(&self.state.metrics);
         if let Some(listener) = self.metrics_listener {
             tracing::info!(addr = %listener.local_addr()?, "metrics listening");
-            let metrics = http::metrics_router(self.state.clone());
-            tokio::spawn(async move { axum::serve(listener, metrics).await });
+            let router = http::metrics_router(self.state.clone());
+            let limits = self.connection_limits.clone();
+            let mut main_stopped = stop.subscribe();
+            tokio::spawn(http::listener::serve(
+                listener,
+                router,
+                limits,
+                Arc::clone(&metrics),
+                async move {
+                    let _ = main_stopped.changed().await;
+                },
+            ));
         }
         let router = http::router(self.state);
-        // The no-op tap is how axum gives a custom listener's connections their SocketAddr
-        // (ConnectInfo is implemented for `TapIo<L, F>` generically, not for arbitrary listeners).
-        let listener = axum::serve::ListenerExt::tap_io(
-            http::listener::LimitedListener::new(self.listener, self.max_connections),
-            |_| {},
-        );
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+        http::listener::serve(
+            self.listener,
+            router,
+            self.connection_limits,
+            metrics,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop.send(true);
         let _ = tokio::join!(follow, flush, housekeeping);
-        served.context("server failed")
+        Ok(())
+    }
+}
+
+/// The connection limits of `[server]`, with the trusted proxies exempt from the per-address cap.
+fn connection_limits(
+    config: &Config,
+    proxies: &http::client_ip::TrustedProxies,
+) -> http::listener::ConnectionLimits {
+    http::listener::ConnectionLimits {
+        max_connections: config.server.max_connections,
+        per_address: config.server.max_connections_per_address,
+        exempt: proxies.clone(),
+        header_read_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
+    }
+}
+
+/// Runs a background loop until it returns (at shutdown). A panic in it is logged at error level,
+/// counted in `tokenmint_panics_total{where="task"}`, and the loop restarted a second later, so a
+/// bug in one tick never silently ends signing-key refreshes or last-used writes.
+async fn supervise<F, Fut>(name: &'static str, metrics: Arc<Metrics>, mut start: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(start()).await {
+            Ok(()) => return,
+            Err(error) if error.is_panic() => {
+                metrics.panics.with_label_values(&["task"]).inc();
+                let panic = error.into_panic();
+                tracing::error!(
+                    task = name,
+                    panic = http::panic_guard::message(panic.as_ref()),
+                    "a background task panicked; restarting it in 1s"
+                );
+                tokio::time::sleep(TASK_RESTART_DELAY).await;
+            }
+            Err(error) => {
+                tracing::error!(task = name, %error, "a background task was cancelled");
+                return;
+            }
+        }
     }
 }
 
@@ -215,4 +312,25 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_background_task_that_panics_is_logged_counted_and_restarted() {
+        let metrics = Arc::new(Metrics::new());
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&runs);
+        supervise("test", Arc::clone(&metrics), move || {
+            let run = counted.fetch_add(1, Ordering::SeqCst);
+            async move { assert!(run > 0, "deliberate panic on the first run") }
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "restarted once, then ended");
+        assert_eq!(metrics.panics.with_label_values(&["task"]).get(), 1);
+    }
 }

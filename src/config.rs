@@ -4,7 +4,9 @@
 //! with no file at all. An unknown key, a malformed duration or URL, or settings that contradict
 //! each other are refused at start with a message naming the setting.
 
+mod defaults;
 pub mod duration;
+pub mod networks;
 mod validate;
 
 use std::net::SocketAddr;
@@ -16,7 +18,7 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::Value;
 use serde::{Deserialize, Serialize};
 
-use crate::signing::Algorithm;
+use crate::domain::Algorithm;
 
 /// Where `--config` points when it is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
@@ -29,7 +31,11 @@ const SHORT_ENV: [(&str, &str); 3] = [
 ];
 
 /// Environment variables tokenmint reads that are not settings of this file.
-const OTHER_ENV: [&str; 2] = ["TOKENMINT_MASTER_KEY", "TOKENMINT_TEST_DATABASE_URL"];
+const OTHER_ENV: [&str; 3] = [
+    "TOKENMINT_MASTER_KEY",
+    "TOKENMINT_TEST_DATABASE_URL",
+    "TOKENMINT_WEBHOOK_SECRET",
+];
 
 /// The whole configuration, one field per TOML section.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -43,6 +49,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub webhooks: WebhooksConfig,
+    pub console: ConsoleConfig,
 }
 
 /// `[server]`: where to listen and who we are.
@@ -54,6 +62,15 @@ pub struct ServerConfig {
     pub issuer: String,
     /// Most open connections (idle keep-alive ones included); more wait until one closes.
     pub max_connections: usize,
+    /// Most open connections from one peer (an IPv4 address, an IPv6 /64); past it a new
+    /// connection is closed at once. Peers in `rate_limit.trusted_proxies` are exempt; 0: no cap.
+    pub max_connections_per_address: usize,
+    /// How long a client has to send a request head (HTTP/1.1), and to send its first byte.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request in progress and no bytes moving.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
 }
 
 /// `[database]`: the store, chosen by the URL scheme.
@@ -89,6 +106,13 @@ pub struct KeysConfig {
     pub prefix: String,
     /// The scope catalog: every scope a key may hold.
     pub scopes: Vec<String>,
+    /// Keys at least this old are due for rotation: counted in
+    /// `tokenmint_api_keys_rotation_due` (and flagged in the console at 90 days).
+    #[serde(with = "duration")]
+    pub rotation_age: Duration,
+    /// Keys expiring within this long are counted in `tokenmint_api_keys_expiring_soon`.
+    #[serde(with = "duration")]
+    pub expiry_warning: Duration,
 }
 
 /// `[signing]`: signing keys and their rotation.
@@ -116,6 +140,16 @@ pub struct SigningConfig {
     pub master_key_file: PathBuf,
 }
 
+/// `[webhooks]`: the teams' webhook signing secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// How long a rotated-away secret keeps signing beside the new one, when the rotation names
+    /// no overlap; zero ends it at once.
+    #[serde(with = "duration")]
+    pub overlap: Duration,
+}
+
 /// `[rate_limit]`: limits on the token endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -123,7 +157,9 @@ pub struct RateLimitConfig {
     pub enabled: bool,
     pub token_requests_per_second: u32,
     pub failed_auth_per_minute: u32,
-    pub trusted_proxies: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed: CIDRs or single addresses.
+    #[serde(with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[log]`: how log lines look.
@@ -152,93 +188,19 @@ pub struct MetricsConfig {
     pub bind: String,
 }
 
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            issuer: "http://127.0.0.1:8080".into(),
-            max_connections: 10_000,
-        }
+impl MetricsConfig {
+    /// Whether `/metrics` is served on the main listener (enabled, and no listener of its own).
+    pub fn on_main_listener(&self) -> bool {
+        self.enabled && self.bind.is_empty()
     }
 }
 
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self {
-            url: "sqlite://data/tokenmint.db".into(),
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(3),
-        }
-    }
-}
-
-impl Default for TokenConfig {
-    fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(24 * 3600),
-            audience: "https://api.example.com".into(),
-            audiences: Vec::new(),
-        }
-    }
-}
-
-impl Default for KeysConfig {
-    fn default() -> Self {
-        let scopes = [
-            "monitors:read",
-            "monitors:write",
-            "logs:read",
-            "settings:read",
-            "settings:write",
-        ];
-        Self {
-            prefix: "dh".into(),
-            scopes: scopes.map(String::from).to_vec(),
-        }
-    }
-}
-
-impl Default for SigningConfig {
-    fn default() -> Self {
-        Self {
-            algorithm: Algorithm::Es256,
-            rotation_interval: Duration::from_secs(30 * 24 * 3600),
-            publish_ahead: Duration::from_secs(3600),
-            jwks_max_age: Duration::from_secs(300),
-            refresh: Duration::from_secs(5),
-            retire_leeway: Duration::from_secs(300),
-            master_key_file: PathBuf::from("keys/master.key"),
-        }
-    }
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            token_requests_per_second: 20,
-            failed_auth_per_minute: 10,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            bind: String::new(),
-        }
-    }
+/// `[console]`: the browser console at `/console` (Settings → API Keys).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve the console at `/console`; off, `/console` answers 404 like any unknown route.
+    pub enabled: bool,
 }
 
 /// A configuration that cannot be used, with the setting at fault named in the message.
@@ -313,13 +275,14 @@ impl Config {
 
     /// Checks what types alone cannot: URLs, names, and settings that must agree.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        validate::issuer(&self.server.issuer)?;
+        self.server.validate()?;
         validate::database(&self.database)?;
         self.token.validate()?;
         validate::audiences_apart_from_issuer(&self.token, &self.server.issuer)?;
         self.keys.validate()?;
         self.signing.validate()?;
         self.rate_limit.validate()?;
+        self.webhooks.validate()?;
         Ok(())
     }
 

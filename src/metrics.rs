@@ -2,11 +2,12 @@
 //! at `GET /metrics` (on the main listener, or on `metrics.bind`).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry,
     TextEncoder,
 };
 
 use crate::signing::keyring::Keyring;
+use crate::store::KeyHygiene;
 
 /// Every metric tokenmint exports.
 pub struct Metrics {
@@ -27,84 +28,178 @@ pub struct Metrics {
     pub signing_key_age: IntGauge,
     /// Database failures seen on the request path.
     pub database_errors: IntCounterVec,
+    /// Token requests that waited so long (for a hash) that their credential was read again
+    /// before signing.
+    pub credential_rereads: IntCounter,
+    /// Panics caught: `request` (answered 500) or `task` (a background loop, restarted).
+    pub panics: IntCounterVec,
+    /// Connections closed as soon as accepted, by reason (`per_address`).
+    pub connections_refused: IntCounterVec,
+    /// Connections the server cut, by reason: `silent` (no byte in time), `header_timeout` (no
+    /// whole request head in time), `idle` (nothing moved for `server.idle_timeout`).
+    pub connections_cut: IntCounterVec,
+    /// API keys across every team, by hygiene: `all`, `rotation_due` (older than
+    /// `keys.rotation_age`), `expiring_soon` (within `keys.expiry_warning`), `expired`. Read
+    /// from the database at each scrape.
+    pub api_keys: IntGaugeVec,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric =
-        IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable!());
-    let _ = registry.register(Box::new(metric.clone()));
-    metric
-}
+/// Every outcome of a token request: `issued`, `rate_limited`, or an RFC 6749 error code.
+pub const TOKEN_OUTCOMES: [&str; 9] = [
+    "issued",
+    "invalid_request",
+    "invalid_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+    "temporarily_unavailable",
+    "server_error",
+    "rate_limited",
+];
+
+/// Each metric is made and registered once, by prometheus's registration macros; a name or
+/// label that the registry refuses is a mistake in this file, so it fails at the first start.
+const VALID: &str = "invariant: tokenmint's metric names and labels are valid and unique";
 
 impl Metrics {
+    #[allow(clippy::expect_used)]
     pub fn new() -> Self {
+        use prometheus::{
+            register_histogram_with_registry as histogram,
+            register_int_counter_vec_with_registry as counter_vec,
+            register_int_counter_with_registry as counter,
+            register_int_gauge_vec_with_registry as gauge_vec,
+            register_int_gauge_with_registry as gauge,
+        };
         let registry = Registry::new();
-        let token_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "tokenmint_token_request_seconds",
-                "Time to answer a token request.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-        )
-        .unwrap_or_else(|_| unreachable!());
-        let _ = registry.register(Box::new(token_seconds.clone()));
-        let argon2_waiting = IntGauge::new(
-            "tokenmint_argon2_waiting",
-            "Token requests waiting for an argon2 slot.",
-        )
-        .unwrap_or_else(|_| unreachable!());
-        let _ = registry.register(Box::new(argon2_waiting.clone()));
-        let signing_keys = IntGaugeVec::new(
-            Opts::new("tokenmint_signing_keys", "Signing keys by state."),
-            &["state"],
-        )
-        .unwrap_or_else(|_| unreachable!());
-        let _ = registry.register(Box::new(signing_keys.clone()));
-        let signing_key_age = IntGauge::new(
-            "tokenmint_signing_key_age_seconds",
-            "Seconds since the current signing key started signing.",
-        )
-        .unwrap_or_else(|_| unreachable!());
-        let _ = registry.register(Box::new(signing_key_age.clone()));
-        Self {
-            token_requests: counter(
-                &registry,
+        let buckets = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ];
+        let metrics = Self {
+            token_requests: counter_vec!(
                 "tokenmint_token_requests_total",
                 "Token requests by outcome.",
                 &["outcome"],
-            ),
-            verifications: counter(
-                &registry,
+                registry
+            )
+            .expect(VALID),
+            token_seconds: histogram!(
+                HistogramOpts::new(
+                    "tokenmint_token_request_seconds",
+                    "Time to answer a token request.",
+                )
+                .buckets(buckets),
+                registry
+            )
+            .expect(VALID),
+            verifications: counter_vec!(
                 "tokenmint_credential_verifications_total",
                 "Client secret checks by result.",
                 &["result"],
-            ),
-            jwks_requests: counter(
-                &registry,
+                registry
+            )
+            .expect(VALID),
+            argon2_waiting: gauge!(
+                "tokenmint_argon2_waiting",
+                "Token requests waiting for an argon2 slot.",
+                registry
+            )
+            .expect(VALID),
+            jwks_requests: counter_vec!(
                 "tokenmint_jwks_requests_total",
                 "JWKS requests by status.",
                 &["status"],
-            ),
-            database_errors: counter(
-                &registry,
+                registry
+            )
+            .expect(VALID),
+            signing_keys: gauge_vec!(
+                "tokenmint_signing_keys",
+                "Signing keys by state.",
+                &["state"],
+                registry
+            )
+            .expect(VALID),
+            signing_key_age: gauge!(
+                "tokenmint_signing_key_age_seconds",
+                "Seconds since the current signing key started signing.",
+                registry
+            )
+            .expect(VALID),
+            database_errors: counter_vec!(
                 "tokenmint_database_errors_total",
                 "Database failures on the request path.",
                 &["kind"],
-            ),
+                registry
+            )
+            .expect(VALID),
+            credential_rereads: counter!(
+                "tokenmint_credential_rereads_total",
+                "Token requests whose credential was read again before signing, after a long wait.",
+                registry
+            )
+            .expect(VALID),
+            panics: counter_vec!(
+                "tokenmint_panics_total",
+                "Panics caught, by where: request (answered 500) or task (restarted).",
+                &["where"],
+                registry
+            )
+            .expect(VALID),
+            connections_refused: counter_vec!(
+                "tokenmint_connections_refused_total",
+                "Connections closed as soon as accepted, by reason.",
+                &["reason"],
+                registry
+            )
+            .expect(VALID),
+            connections_cut: counter_vec!(
+                "tokenmint_connections_cut_total",
+                "Connections cut by the server for holding a slot unused, by reason.",
+                &["reason"],
+                registry
+            )
+            .expect(VALID),
+            api_keys: gauge_vec!(
+                "tokenmint_api_keys",
+                "API keys across every team: all, rotation_due (older than keys.rotation_age), \
+                 expiring_soon (within keys.expiry_warning), expired.",
+                &["hygiene"],
+                registry
+            )
+            .expect(VALID),
             registry,
-            token_seconds,
-            argon2_waiting,
-            signing_keys,
-            signing_key_age,
+        };
+        metrics.start_at_zero();
+        metrics
+    }
+
+    /// Makes every known series exist from the start, at 0: an alert on a rate of errors must
+    /// see its first one (a series born at 1 has no rate), and a dashboard shows 0, not nothing.
+    fn start_at_zero(&self) {
+        let counters: [(&IntCounterVec, &[&str]); 6] = [
+            (&self.token_requests, &TOKEN_OUTCOMES),
+            (
+                &self.verifications,
+                &["cache_hit", "valid", "invalid", "not_admitted", "busy"],
+            ),
+            (&self.jwks_requests, &["200", "304"]),
+            (&self.database_errors, &["unavailable", "timeout", "other"]),
+            (&self.panics, &["request", "task"]),
+            (&self.connections_cut, &["silent", "header_timeout", "idle"]),
+        ];
+        for (counter, labels) in counters {
+            for label in labels {
+                counter.with_label_values(&[label]);
+            }
         }
+        self.connections_refused.with_label_values(&["per_address"]);
+        self.set_key_hygiene(&KeyHygiene::default());
     }
 
     /// The Prometheus text exposition, with the signing-key gauges read from `keyring` now.
     pub fn render(&self, keyring: &Keyring, now: chrono::DateTime<chrono::Utc>) -> String {
         for state in ["next", "current", "retired", "expired", "revoked"] {
-            let count = keyring.state_counts.iter().filter(|s| **s == state).count();
+            let count = keyring.key_states.iter().filter(|s| **s == state).count();
             self.signing_keys
                 .with_label_values(&[state])
                 .set(count as i64);
@@ -116,6 +211,22 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Metrics {
+    /// Sets the API-key hygiene gauges.
+    pub fn set_key_hygiene(&self, hygiene: &KeyHygiene) {
+        for (label, count) in [
+            ("all", hygiene.total),
+            ("rotation_due", hygiene.rotation_due),
+            ("expiring_soon", hygiene.expiring_soon),
+            ("expired", hygiene.expired),
+        ] {
+            self.api_keys
+                .with_label_values(&[label])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 }
 

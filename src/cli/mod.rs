@@ -2,169 +2,31 @@
 //! the CLI bootstraps a new install and works while servers run (they notice within
 //! `signing.refresh` for signing keys, and at the next request for API keys).
 
+mod args;
+mod operations;
 mod print;
+mod webhooks;
+
+pub use args::Cli;
+use args::{
+    Command, ConfigCommand, KeysCommand, MasterKeyCommand, Setting, SigningKeysCommand, SortKeys,
+    TeamsCommand,
+};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::Utc;
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
 
-use crate::app::{App, open_signing, shutdown_signal};
+use crate::app::{App, open_signing_service, shutdown_signal};
 use crate::audit::Actor;
-use crate::config::{Config, LogFormat, duration};
+use crate::config::{Config, LogFormat};
 use crate::manage::{self, NewKeyRequest};
 use crate::oauth::credentials::KeyEnv;
 use crate::signing::master_key::MasterKey;
 use crate::store::{self, ApiKeyOrder, ApiKeyQuery, AuditQuery};
-
-/// An OAuth 2.0 client-credentials token issuer.
-#[derive(Debug, Parser)]
-#[command(name = "tokenmint", version, about, propagate_version = true)]
-pub struct Cli {
-    /// TOML configuration file [default: config/default.toml when present]
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the HTTP server (creates the database, master key and first signing key if missing).
-    Serve,
-    /// Create or upgrade the database schema, then exit.
-    Migrate,
-    /// Manage teams.
-    #[command(subcommand)]
-    Teams(TeamsCommand),
-    /// Manage API keys.
-    #[command(subcommand)]
-    Keys(KeysCommand),
-    /// Manage the keys that sign access tokens.
-    #[command(subcommand)]
-    SigningKeys(SigningKeysCommand),
-    /// Manage the master key that seals private signing keys.
-    #[command(subcommand)]
-    MasterKey(MasterKeyCommand),
-    /// Inspect the configuration.
-    #[command(subcommand)]
-    Config(ConfigCommand),
-    /// Print the OpenAPI 3.1 document the server serves at /openapi.json.
-    Openapi,
-    /// Show the audit log, newest first: every change to teams, API keys and signing keys.
-    Audit {
-        /// Only this team's events [default: every event, signing keys included]
-        #[arg(long)]
-        team: Option<String>,
-        /// At most this many events.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ConfigCommand {
-    /// Print the effective configuration (file, then environment; passwords masked), or say
-    /// which setting is wrong and exit non-zero.
-    Check,
-}
-
-#[derive(Debug, Subcommand)]
-enum MasterKeyCommand {
-    /// Re-seal every private signing key under a new master key, in one transaction. With a key
-    /// file, the file is replaced; with TOKENMINT_MASTER_KEY, the new value is printed.
-    Rotate,
-}
-
-#[derive(Debug, Subcommand)]
-enum TeamsCommand {
-    /// Create a team.
-    Create {
-        /// Immutable slug: 1-63 characters of a-z, 0-9 and -.
-        slug: String,
-        /// Display name [default: the slug]
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// List teams.
-    List(JsonFlag),
-}
-
-#[derive(Debug, Subcommand)]
-enum KeysCommand {
-    /// Create an API key; its secret is printed this once.
-    Create {
-        #[arg(long)]
-        team: String,
-        #[arg(long)]
-        label: String,
-        /// A scope from the catalog; repeat for more [default: every scope]
-        #[arg(long = "scope", value_name = "SCOPE")]
-        scopes: Vec<String>,
-        /// Lifetime of the key, such as 90d or 12h [default: never expires]
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-        expires_in: Option<std::time::Duration>,
-        /// A test key: dh_test_… and `env: test` in its tokens.
-        #[arg(long)]
-        test: bool,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// List a team's keys (never their secrets).
-    List {
-        #[arg(long)]
-        team: String,
-        /// `created` (oldest first) or `last-used` (idle keys first: never used, then least
-        /// recently used).
-        #[arg(long, value_enum, default_value = "created")]
-        sort: SortKeys,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// Delete a key: it gets no new token from now on; issued tokens run until they expire.
-    Delete { client_id: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum SigningKeysCommand {
-    /// List signing keys and their states.
-    List(JsonFlag),
-    /// Start a rotation: a new key is published now and signs after signing.publish_ahead.
-    Rotate {
-        /// Sign with the new key at once (for a suspected leak).
-        #[arg(long)]
-        now: bool,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// Revoke a key: out of the JWKS at once; tokens it signed stop validating.
-    Revoke {
-        /// The kid (it may begin with `-`: put `--` before it).
-        #[arg(allow_hyphen_values = true)]
-        kid: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SortKeys {
-    Created,
-    LastUsed,
-}
-
-#[derive(Debug, Args)]
-struct JsonFlag {
-    /// Print one JSON document.
-    #[arg(long)]
-    json: bool,
-}
-
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    duration::parse(text)
-}
 
 /// Parses arguments, runs the command, and turns any error into a message and exit code 1.
 pub fn main() -> ExitCode {
@@ -230,6 +92,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 json.json,
             )
         }
+        Command::Webhooks(command) => webhooks::run(&config, command, now).await,
+        Command::Healthcheck { timeout } => operations::healthcheck(&config, timeout).await,
+        Command::Backup { file } => operations::backup(&config, &file).await,
         Command::Config(ConfigCommand::Check) => {
             print!("{}", config.to_masked_toml()?);
             eprintln!("configuration is valid");
@@ -272,6 +137,8 @@ async fn keys(
             scopes,
             expires_in,
             test,
+            token_ttl,
+            rate,
             json,
         } => {
             let env = if test { KeyEnv::Test } else { KeyEnv::Live };
@@ -281,24 +148,103 @@ async fn keys(
                 scopes,
                 expires_in,
                 env,
+                token_ttl,
+                token_requests_per_second: rate,
             };
             let created =
                 manage::create_api_key(store.as_ref(), &Actor::Cli, config, request, now).await?;
             print::created_key(&created, json.json)?;
         }
-        KeysCommand::List { team, sort, json } => {
+        KeysCommand::List {
+            team,
+            sort,
+            older_than,
+            expiring_within,
+            json,
+        } => {
+            let (created_before, expiring_before) =
+                manage::age_filters(now, older_than, expiring_within)?;
             let query = ApiKeyQuery {
                 order: match sort {
                     SortKeys::Created => ApiKeyOrder::CreatedAt,
                     SortKeys::LastUsed => ApiKeyOrder::LastUsedAt,
                 },
+                created_before,
+                expiring_before,
                 ..ApiKeyQuery::default()
             };
             let keys = manage::list_api_keys(store.as_ref(), &team, &query).await?;
-            print::api_keys(&keys, json.json)?;
+            print::api_keys(&keys, now, json.json)?;
+        }
+        KeysCommand::Roll {
+            client_id,
+            finish: true,
+            ..
+        } => {
+            manage::finish_roll(
+                store.as_ref(),
+                &Actor::Cli,
+                manage::KeyAuthority::Operator,
+                &client_id,
+                now,
+            )
+            .await?;
+            println!(
+                "finished the roll of {client_id}: its previous secret gets no new token from \
+                 now on"
+            );
+        }
+        KeysCommand::Roll {
+            client_id,
+            overlap,
+            json,
+            ..
+        } => {
+            let rolled = manage::roll_secret(
+                store.as_ref(),
+                &Actor::Cli,
+                manage::KeyAuthority::Operator,
+                config,
+                &client_id,
+                overlap,
+                now,
+            )
+            .await?;
+            print::rolled_key(rolled, now, json.json)?;
+        }
+        KeysCommand::Update {
+            client_id,
+            label,
+            token_ttl,
+            rate,
+            json,
+        } => {
+            let update = manage::KeyUpdate {
+                label,
+                token_ttl: token_ttl.map(Setting::own),
+                token_requests_per_second: rate.map(Setting::own),
+            };
+            let key = manage::update_api_key(
+                store.as_ref(),
+                &Actor::Cli,
+                manage::KeyAuthority::Operator,
+                config,
+                &client_id,
+                update,
+                now,
+            )
+            .await?;
+            print::updated_key(&key, now, json.json)?;
         }
         KeysCommand::Delete { client_id } => {
-            manage::delete_api_key(store.as_ref(), &Actor::Cli, None, &client_id, now).await?;
+            manage::delete_api_key(
+                store.as_ref(),
+                &Actor::Cli,
+                manage::KeyAuthority::Operator,
+                &client_id,
+                now,
+            )
+            .await?;
             println!(
                 "deleted {client_id}: it gets no new token from now on; tokens issued before \
                  stay valid until they expire"
@@ -313,7 +259,7 @@ async fn signing_keys(
     command: SigningKeysCommand,
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let signing = open_signing(config).await?;
+    let signing = open_signing_service(config).await?;
     match command {
         SigningKeysCommand::List(flag) => {
             signing
@@ -326,12 +272,12 @@ async fn signing_keys(
             now: immediate,
             json,
         } => {
-            let steps = signing.rotate(now, immediate, &Actor::Cli).await?;
-            print::rotation(&steps, &signing.list(now).await?, immediate, json.json)?;
+            let rotation = signing.rotate(now, immediate, &Actor::Cli).await?;
+            print::rotation(&rotation, immediate, json.json)?;
         }
         SigningKeysCommand::Revoke { kid } => {
-            let steps = signing.revoke(&kid, now, &Actor::Cli).await?;
-            print::revocation(&kid, &steps, &signing.list(now).await?);
+            let revocation = signing.revoke(&kid, now, &Actor::Cli).await?;
+            print::revocation(&kid, &revocation);
         }
     }
     Ok(())
@@ -340,10 +286,12 @@ async fn signing_keys(
 /// Writes the new key beside the old file first, re-seals in the database, then renames it over
 /// the old file: a crash in between leaves the new key in `<file>.new`, never lost.
 async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
-    let signing = open_signing(config).await?;
+    let signing = open_signing_service(config).await?;
     let new = MasterKey::generate()?;
     let Some(file) = signing.master_file.clone() else {
-        let resealed = signing.rotate_master(&new, &Actor::Cli).await?;
+        let resealed = signing
+            .rotate_master(&new, &Actor::Cli, store::now())
+            .await?;
         println!("{}", new.to_base64().as_str());
         eprintln!(
             "master key rotated: {resealed} signing keys re-sealed. The new key is printed above: \
@@ -361,7 +309,9 @@ async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
             pending.display()
         )
     })?;
-    let resealed = signing.rotate_master(&new, &Actor::Cli).await?;
+    let resealed = signing
+        .rotate_master(&new, &Actor::Cli, store::now())
+        .await?;
     std::fs::rename(&pending, &file).with_context(|| {
         format!(
             "re-sealed, but could not move {} over {}",
@@ -375,6 +325,14 @@ async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
         file.display()
     );
     Ok(())
+}
+
+/// Colour codes only for a person at a terminal: never into a file, a pipe or journald, and
+/// never when `NO_COLOR` is set to anything (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !no_color
 }
 
 /// Logs go to stderr: human text or JSON for `serve`; warnings only for one-shot commands,
@@ -391,6 +349,7 @@ fn init_tracing(config: &Config, serving: bool) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),

@@ -4,9 +4,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::manage::CreatedKey;
-use crate::signing::lifecycle::Step;
-use crate::signing::operations::SigningKeyInfo;
-use crate::store::{ApiKey, AuditEvent, Team};
+use crate::manage::views::views;
+use crate::manage::{ApiKeyView, AuditEventView, RolledKey, RolledKeyView, TeamView};
+
+use crate::manage::views::age_days;
+use crate::signing::service::{Revocation, Rotation, SigningKeyInfo};
+use crate::store::{ApiKey, AuditEvent, KeyLimits, Team};
 
 fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -16,7 +19,7 @@ fn maybe(t: &Option<DateTime<Utc>>) -> String {
     t.as_ref().map_or_else(|| "-".to_string(), time)
 }
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -45,7 +48,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
 
 pub fn teams(teams: &[Team], as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return print_json(&teams);
+        return print_json(&views::<_, TeamView>(teams.to_vec()));
     }
     let rows = teams
         .iter()
@@ -74,14 +77,21 @@ pub fn created_key(created: &CreatedKey, as_json: bool) -> anyhow::Result<()> {
         "  Expires:        {}",
         key.expires_at.as_ref().map_or("never".to_string(), time)
     );
+    if key.limits != KeyLimits::default() {
+        println!("  Limits:         {}", limits(&key.limits));
+    }
     println!();
     println!("Copy the secret now: it is shown only this once.");
     Ok(())
 }
 
-pub fn api_keys(keys: &[ApiKey], as_json: bool) -> anyhow::Result<()> {
+pub fn api_keys(keys: &[ApiKey], now: DateTime<Utc>, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return print_json(&keys);
+        let views: Vec<ApiKeyView> = keys
+            .iter()
+            .map(|k| ApiKeyView::at(k.clone(), now))
+            .collect();
+        return print_json(&views);
     }
     let rows = keys
         .iter()
@@ -91,8 +101,11 @@ pub fn api_keys(keys: &[ApiKey], as_json: bool) -> anyhow::Result<()> {
                 k.label.clone(),
                 k.scopes.join(" "),
                 time(&k.created_at),
+                format!("{}d", age_days(k.created_at, now)),
                 maybe(&k.last_used_at),
                 maybe(&k.expires_at),
+                limits(&k.limits),
+                maybe(&k.previous_secret_until.filter(|until| *until > now)),
             ]
         })
         .collect();
@@ -102,10 +115,69 @@ pub fn api_keys(keys: &[ApiKey], as_json: bool) -> anyhow::Result<()> {
             "LABEL",
             "SCOPES",
             "CREATED",
+            "AGE",
             "LAST USED",
             "EXPIRES",
+            "LIMITS",
+            "OLD SECRET UNTIL",
         ],
         rows,
+    );
+    Ok(())
+}
+
+/// A key's own limits, `-` when it has the issuer's.
+fn limits(limits: &KeyLimits) -> String {
+    let mut parts = Vec::new();
+    if let Some(ttl) = limits.token_ttl_secs {
+        let ttl = std::time::Duration::from_secs(u64::from(ttl));
+        parts.push(format!("ttl {}", crate::config::duration::format(ttl)));
+    }
+    if let Some(rate) = limits.token_requests_per_second {
+        parts.push(format!("{rate}/s"));
+    }
+    if parts.is_empty() {
+        return "-".into();
+    }
+    parts.join(", ")
+}
+
+/// A rolled key and its new secret, shown this once.
+pub fn rolled_key(rolled: RolledKey, now: DateTime<Utc>, as_json: bool) -> anyhow::Result<()> {
+    let view = RolledKeyView::at(rolled, now);
+    if as_json {
+        return print_json(&view);
+    }
+    println!(
+        "Rolled the secret of API key {:?} ({}).",
+        view.key.label, view.key.client_id
+    );
+    println!();
+    println!("  Client ID:          {}", view.key.client_id);
+    println!("  New client secret:  {}", view.client_secret);
+    match view.key.previous_secret_expires_at {
+        Some(until) => println!("  Old secret works until {}", time(&until)),
+        None => println!("  The old secret no longer works."),
+    }
+    println!();
+    println!("Copy the new secret now: it is shown only this once. Move every client to it, then");
+    println!(
+        "end the overlap early with `tokenmint keys roll --finish {}`.",
+        view.key.client_id
+    );
+    Ok(())
+}
+
+/// A key after `keys update`.
+pub fn updated_key(key: &ApiKey, now: DateTime<Utc>, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return print_json(&ApiKeyView::at(key.clone(), now));
+    }
+    println!(
+        "updated {} ({:?}): limits {}",
+        key.client_id,
+        key.label,
+        limits(&key.limits)
     );
     Ok(())
 }
@@ -147,37 +219,25 @@ pub fn signing_keys(keys: &[SigningKeyInfo], as_json: bool) -> anyhow::Result<()
 }
 
 /// The key a rotation created or promoted, or the one already pending.
-pub fn rotation(
-    steps: &[Step],
-    keys: &[SigningKeyInfo],
-    immediate: bool,
-    as_json: bool,
-) -> anyhow::Result<()> {
-    use crate::signing::lifecycle::KeyState;
-    let wanted = if immediate {
-        KeyState::Current
-    } else {
-        KeyState::Next
-    };
-    let key = keys.iter().rev().find(|k| k.state == wanted);
+pub fn rotation(rotation: &Rotation, immediate: bool, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return print_json(&key);
+        return print_json(&rotation.key);
     }
-    let Some(key) = key else {
+    let Some(key) = &rotation.key else {
         println!(
             "no key is {}",
             if immediate { "current" } else { "pending" }
         );
         return Ok(());
     };
-    match (steps.is_empty(), immediate) {
-        (true, _) => println!(
+    match (rotation.started, immediate) {
+        (false, _) => println!(
             "a rotation is already pending: {} signs from {}",
             key.kid,
             time(&key.activates_at)
         ),
-        (false, true) => println!("rotated now: {} ({}) signs new tokens", key.kid, key.alg),
-        (false, false) => println!(
+        (true, true) => println!("rotated now: {} ({}) signs new tokens", key.kid, key.alg),
+        (true, false) => println!(
             "rotation started: {} ({}) is published now and signs from {}",
             key.kid,
             key.alg,
@@ -187,12 +247,10 @@ pub fn rotation(
     Ok(())
 }
 
-pub fn revocation(kid: &str, steps: &[Step], keys: &[SigningKeyInfo]) {
+pub fn revocation(kid: &str, revocation: &Revocation) {
     println!("revoked {kid}: it is out of the JWKS and tokens it signed no longer validate");
-    if steps.len() > 1
-        && let Some(current) = keys
-            .iter()
-            .find(|k| k.state == crate::signing::lifecycle::KeyState::Current)
+    if revocation.took_over
+        && let Some(current) = &revocation.current
     {
         println!(
             "it was the current key: {} ({}) signs new tokens now",
@@ -203,7 +261,7 @@ pub fn revocation(kid: &str, steps: &[Step], keys: &[SigningKeyInfo]) {
 
 pub fn audit(events: &[AuditEvent], as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return print_json(&events);
+        return print_json(&views::<_, AuditEventView>(events.to_vec()));
     }
     let rows = events
         .iter()

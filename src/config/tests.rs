@@ -99,6 +99,25 @@ fn bad_database_url_names_the_setting() {
 }
 
 #[test]
+fn connection_timeouts_default_and_zero_is_refused() {
+    let config = Config::from_toml("").unwrap();
+    assert_eq!(config.server.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.server.max_connections_per_address, 256);
+    for name in ["header_read_timeout", "idle_timeout"] {
+        let err = Config::from_toml(&format!("[server]\n{name} = \"0\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("server.{name}")), "{err}");
+    }
+    let err = Config::from_toml("[server]\nmax_connections = 0")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("server.max_connections"), "{err}");
+    assert!(Config::from_toml("[server]\nmax_connections_per_address = 0").is_ok());
+}
+
+#[test]
 fn bad_bind_address_names_the_setting() {
     let err = Config::from_toml("[server]\nbind = \"localhost\"")
         .unwrap_err()
@@ -194,4 +213,140 @@ fn an_error_from_the_environment_names_the_variable() {
         err.contains("token.ttl") && err.contains("TOKENMINT_TOKEN__TTL"),
         "{err}"
     );
+}
+
+/// Text `setting = value` in its TOML section, on top of the defaults.
+fn with_setting(setting: &str, value: &str) -> Result<Config, ConfigError> {
+    let (section, key) = setting.split_once('.').unwrap();
+    Config::from_toml(&format!("[{section}]\n{key} = {value}\n"))
+}
+
+#[test]
+fn huge_and_overflowing_durations_are_refused_naming_the_setting() {
+    let settings = [
+        "token.ttl",
+        "signing.rotation_interval",
+        "signing.publish_ahead",
+        "signing.jwks_max_age",
+        "signing.refresh",
+        "signing.retire_leeway",
+        "database.acquire_timeout",
+    ];
+    let values = [
+        "1000000000d",
+        "95000000d",
+        "18446744073709551615s",
+        "18446744073709551616s",
+        "3651d",
+        "-1d",
+    ];
+    for setting in settings {
+        for value in values {
+            let err = with_setting(setting, &format!("\"{value}\""))
+                .expect_err(&format!("{setting} = {value} is refused"));
+            assert!(err.to_string().contains(setting), "{setting}: {err}");
+        }
+    }
+}
+
+#[test]
+fn durations_at_their_bounds_are_accepted() {
+    let config = Config::from_toml(
+        "[token]\nttl = \"365d\"\n[database]\nacquire_timeout = \"10m\"\n\
+         [signing]\nrotation_interval = \"3650d\"\npublish_ahead = \"365d\"\n\
+         retire_leeway = \"365d\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.token.ttl, validate::MAX_TOKEN_TTL);
+    assert_eq!(
+        config.signing.rotation_interval,
+        validate::MAX_ROTATION_INTERVAL
+    );
+    for (setting, value) in [
+        ("token.ttl", "\"366d\""),
+        ("database.acquire_timeout", "\"11m\""),
+        ("signing.rotation_interval", "\"3651d\""),
+    ] {
+        let err = with_setting(setting, value).unwrap_err();
+        assert!(err.to_string().contains(setting), "{err}");
+    }
+}
+
+#[test]
+fn out_of_range_numbers_are_refused_naming_the_setting() {
+    for (setting, value) in [
+        ("server.max_connections", "0"),
+        ("server.max_connections", "9223372036854775807"),
+        ("server.max_connections", "-1"),
+        ("database.max_connections", "0"),
+        ("database.max_connections", "4294967296"),
+        ("database.max_connections", "4294967295"),
+        ("rate_limit.token_requests_per_second", "-1"),
+        ("rate_limit.failed_auth_per_minute", "4294967296"),
+    ] {
+        let err = with_setting(setting, value).expect_err(setting);
+        assert!(
+            err.to_string().contains(setting),
+            "{setting} = {value}: {err}"
+        );
+    }
+    for (var, setting) in [
+        (
+            "TOKENMINT_SERVER__MAX_CONNECTIONS",
+            "server.max_connections",
+        ),
+        (
+            "TOKENMINT_DATABASE__MAX_CONNECTIONS",
+            "database.max_connections",
+        ),
+        ("TOKENMINT_TOKEN__TTL", "token.ttl"),
+    ] {
+        for value in ["18446744073709551616", "1000000000d", "-1"] {
+            let err = Config::load_from(None, &env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(setting), "{var}={value}: {err}");
+        }
+    }
+}
+
+#[test]
+fn refresh_and_per_address_numbers_are_bounded() {
+    for (toml, setting) in [
+        ("[signing]\nrefresh = \"1ms\"\n", "signing.refresh"),
+        ("[signing]\nrefresh = \"2h\"\n", "signing.refresh"),
+        (
+            "[rate_limit]\nfailed_auth_per_minute = 4000000000\n",
+            "rate_limit.failed_auth_per_minute",
+        ),
+        (
+            "[server]\nmax_connections_per_address = 99999999\n",
+            "server.max_connections_per_address",
+        ),
+    ] {
+        let error = Config::from_toml(toml)
+            .and_then(|c| c.validate().map(|()| c))
+            .unwrap_err();
+        assert!(error.to_string().contains(setting), "{toml}: {error}");
+    }
+}
+
+#[test]
+fn the_console_is_on_by_default_and_a_non_boolean_is_refused_by_name() {
+    assert!(Config::from_toml("").unwrap().console.enabled);
+    assert!(
+        !Config::from_toml("[console]\nenabled = false")
+            .unwrap()
+            .console
+            .enabled
+    );
+    let err = Config::from_toml("[console]\nenabled = \"yes\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("console.enabled"), "{err}");
+    let err = Config::from_toml("[console]\npath = \"/admin\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("path"), "{err}");
+    let vars = env(&[("TOKENMINT_CONSOLE__ENABLED", "false")]);
+    let loaded = Config::load_from(Some(write_config("").path()), &vars).unwrap();
+    assert!(!loaded.config.console.enabled);
 }

@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::manage::problem::{PROBLEM_JSON, Problem};
+use super::management::problem::{PROBLEM_JSON, Problem};
+use super::no_store;
 use crate::oauth::OAuthError;
 
 /// An RFC 6749 §5.2 error body.
@@ -65,13 +66,6 @@ pub fn error_body(status: StatusCode, code: &str, description: &str) -> Response
     let mut response = (status, Json(body)).into_response();
     no_store(&mut response);
     response
-}
-
-/// RFC 6749 §5.1: token responses, and errors, must not be cached.
-pub fn no_store(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// The fallback for unknown routes.
@@ -138,15 +132,15 @@ fn describe(status: StatusCode) -> (&'static str, String) {
             "invalid_request",
             format!(
                 "the request target is longer than {} bytes",
-                super::edge::MAX_HEADER_BYTES
+                super::MAX_HEADER_BYTES
             ),
         ),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
             "invalid_request",
             format!(
                 "the request's headers are too large: at most {} headers of {} bytes in all",
-                super::edge::MAX_HEADERS,
-                super::edge::MAX_HEADER_BYTES
+                super::MAX_HEADERS,
+                super::MAX_HEADER_BYTES
             ),
         ),
         StatusCode::SERVICE_UNAVAILABLE => ("temporarily_unavailable", "retry shortly".to_string()),

@@ -1,99 +1,241 @@
-//! The main listener, with a cap on open connections: past `server.max_connections`, new
-//! connections wait in the kernel's backlog until one closes, instead of each costing memory
-//! and a task. Idle keep-alive connections count too, which is the point.
+//! The connection loop: accepts, admits, serves HTTP/1.1 and h2c (prior knowledge) with
+//! hyper-util, and cuts connections that hold a slot without using it.
+//!
+//! `axum::serve` sets no hyper timer, so a connection that sends nothing, or one byte of its
+//! head a second, would stay open forever; a few thousand such sockets would fill every slot.
+//! Here each connection:
+//! - first passes the per-address cap ([`super::peer`]): past it, it is closed at once, before
+//!   it takes one of the `server.max_connections` slots;
+//! - then waits for a slot; while every slot is taken, nothing more is accepted and new
+//!   connections wait in the kernel's backlog (idle keep-alive connections count, which is the
+//!   point of the cap);
+//! - is served with hyper's `header_read_timeout`, and watched by [`super::idle`] for silence.
 
-use std::io;
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
-/// A TCP listener that accepts at most `max` connections at once.
-pub struct LimitedListener {
-    inner: TcpListener,
-    slots: Arc<Semaphore>,
+use super::client_ip::TrustedProxies;
+use super::idle::{Activity, IdleLimits, WatchedIo};
+use super::peer::{Admission, PeerCounts, PeerSlot};
+use crate::metrics::Metrics;
+
+/// hyper's own HTTP/1.1 head limits, set well above tokenmint's ([`super::middleware`]: 64 headers,
+/// 16 KiB), so that a head up to 256 header lines and 128 KiB reaches the middleware and gets
+/// tokenmint's JSON 431 or 414. Only a head past these is refused by hyper itself, with a
+/// bodiless 431 and a closed connection. 128 KiB, below hyper's default of about 400 KiB, also
+/// bounds what a connection's read buffer can grow to.
+const HYPER_MAX_HEADERS: usize = 256;
+const HYPER_MAX_BUF_BYTES: usize = 128 * 1024;
+
+/// After shutdown, how long requests in flight may take to finish: the request timeout, plus
+/// time to write the answer. Connections still open then are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(super::REQUEST_TIMEOUT.as_secs() + 5);
+
+/// The limits on a listener's connections, from `[server]`.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// `server.max_connections`.
+    pub max_connections: usize,
+    /// `server.max_connections_per_address` (0: no cap).
+    pub per_address: usize,
+    /// Peers exempt from the per-address cap: `rate_limit.trusted_proxies`.
+    pub exempt: TrustedProxies,
+    /// `server.header_read_timeout`.
+    pub header_read_timeout: Duration,
+    /// `server.idle_timeout`.
+    pub idle_timeout: Duration,
 }
 
-impl LimitedListener {
-    pub fn new(inner: TcpListener, max: usize) -> Self {
-        Self {
-            inner,
-            slots: Arc::new(Semaphore::new(max.max(1))),
+/// What every connection task of one listener shares.
+struct Shared {
+    router: Router,
+    builder: Builder<TokioExecutor>,
+    idle: IdleLimits,
+    metrics: Arc<Metrics>,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
+/// requests in flight finish (for at most `SHUTDOWN_GRACE`) and closes every connection.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let peers = PeerCounts::new(limits.per_address, limits.exempt.clone());
+    let shared = Arc::new(Shared {
+        router,
+        builder: http_builder(&limits),
+        idle: IdleLimits {
+            first_byte: limits.header_read_timeout,
+            idle: limits.idle_timeout,
+        },
+        metrics,
+    });
+    let graceful = GracefulShutdown::new();
+    let mut tasks = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener) => match accepted {
+                Some(accepted) => accepted,
+                None => continue,
+            },
+        };
+        let peer_slot = match peers.admit(peer.ip()) {
+            Admission::Counted(slot) => Some(slot),
+            Admission::Exempt => None,
+            Admission::Refused => {
+                // Dropping the stream closes it; it never took a slot.
+                refused(&shared.metrics, peer);
+                continue;
+            }
+        };
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                // The semaphore is never closed; should it be, stop serving rather than spin.
+                Err(_) => break,
+            },
+        };
+        // Reap finished tasks, so the set holds open connections only.
+        while tasks.try_join_next().is_some() {}
+        let held = (slot, peer_slot);
+        let task = connection(Arc::clone(&shared), stream, peer, graceful.watcher(), held);
+        tasks.spawn(task);
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after the shutdown grace period; closing");
+    }
+    tasks.shutdown().await;
+}
+
+/// The next connection; `None` after an error, which is logged (and, when it is not about one
+/// connection — out of file descriptors — waited out for a second rather than spun on).
+async fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    match listener.accept().await {
+        Ok(accepted) => Some(accepted),
+        Err(error) if is_connection_error(&error) => None,
+        Err(error) => {
+            tracing::error!(%error, "accepting a connection failed; retrying in 1s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            None
         }
     }
 }
 
-/// A connection holding its slot until it is dropped.
-pub struct LimitedStream {
+fn is_connection_error(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        error.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+fn refused(metrics: &Metrics, peer: SocketAddr) {
+    metrics
+        .connections_refused
+        .with_label_values(&["per_address"])
+        .inc();
+    tracing::debug!(%peer, "connection refused: too many open from this address");
+}
+
+/// hyper's settings: HTTP/1.1 and h2c by prior knowledge, with a timer (without one hyper has
+/// no timeouts at all) and the head limits above.
+fn http_builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_buf_size(HYPER_MAX_BUF_BYTES);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
+/// Serves one connection until it closes, is cut, or shutdown ends it; its slots (`_held`) are
+/// given back when this returns.
+async fn connection(
+    shared: Arc<Shared>,
     stream: TcpStream,
-    _slot: OwnedSemaphorePermit,
+    peer: SocketAddr,
+    watcher: Watcher,
+    _held: (OwnedSemaphorePermit, Option<PeerSlot>),
+) {
+    let activity = Activity::new();
+    let io = TokioIo::new(WatchedIo::new(stream, Arc::clone(&activity)));
+    let service = service(shared.router.clone(), peer, Arc::clone(&activity));
+    let served = watcher.watch(shared.builder.serve_connection(io, service));
+    let reason = tokio::select! {
+        result = served => match result {
+            Err(error) if is_timeout(error.as_ref()) => "header_timeout",
+            Err(error) => {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+                return;
+            }
+            Ok(()) => return,
+        },
+        cut = activity.expired(shared.idle) => cut.as_str(),
+    };
+    shared
+        .metrics
+        .connections_cut
+        .with_label_values(&[reason])
+        .inc();
+    tracing::debug!(%peer, reason, "connection cut");
 }
 
-impl axum::serve::Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let slot = match Arc::clone(&self.slots).acquire_owned().await {
-            Ok(slot) => slot,
-            // The semaphore is never closed; should it be, stop accepting rather than spin.
-            Err(_) => std::future::pending().await,
-        };
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        (
-            LimitedStream {
-                stream,
-                _slot: slot,
-            },
-            addr,
-        )
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
+fn is_timeout(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_timeout)
 }
 
-impl AsyncRead for LimitedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for LimitedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
+/// The router as a hyper service: each request gets the peer's address (for handlers taking
+/// `ConnectInfo<SocketAddr>`) and counts as in progress until its answer is ready.
+fn service(
+    router: Router,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+> {
+    hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let in_progress = activity.request_started();
+        let answer = router.clone().oneshot(request);
+        async move {
+            let response = answer.await;
+            drop(in_progress);
+            response
+        }
+    })
 }

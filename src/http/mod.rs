@@ -4,21 +4,37 @@
 //! - [`token`]: `POST /api/oauth/token`.
 //! - [`well_known`]: the JWKS and the RFC 8414 metadata document.
 //! - [`health`]: `/healthz` and `/readyz`.
-//! - [`manage`]: the management API (`/api/teams`, `/api/admin`).
+//! - [`management`]: the management API (`/api/teams`, `/api/admin`).
 //! - [`openapi`]: the OpenAPI document of all of them, at `/openapi.json`.
-//! - [`edge`]: head-size limits and error bodies, around every route.
+//! - [`console`]: the browser console at `/console`, a page built into the binary that is a
+//!   client of the management API (not an API itself, so not in the OpenAPI document).
+//! - [`panic_guard`]: a panic in a handler answers its request 500, and nothing more.
+//! - [`middleware`]: the one middleware every request passes: head-size limits, the Host
+//!   check, and error bodies of the route's kind.
+//! - [`listener`]: the connection loop, with [`peer`] (the per-address cap) and [`idle`]
+//!   (cutting silent and idle connections).
+//! - `state`: what handlers share ([`AppState`]), in parts each handler takes alone
+//!   ([`TokenEndpoint`], [`Management`], [`Documents`]).
 //! - [`errors`]: RFC 6749 §5.2 bodies, problem documents for the management API, and a JSON
 //!   body for every other error (404, 405, 413…).
 
 pub mod client_ip;
-pub mod edge;
+pub mod console;
 pub mod errors;
 pub mod health;
+pub mod host;
+pub mod idle;
 pub mod listener;
-pub mod manage;
+pub mod management;
+pub mod middleware;
 pub mod openapi;
+pub mod panic_guard;
+pub mod peer;
+mod state;
 pub mod token;
 pub mod well_known;
+
+pub use state::{AppState, Documents, Management, TokenEndpoint};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,53 +53,37 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::oauth::grant::TokenIssuer;
 use crate::signing::keyring::KeyringHandle;
-use crate::signing::operations::SigningKeys;
-use crate::store::Store;
 
+/// Most header fields a request may carry.
+pub const MAX_HEADERS: usize = 64;
+/// Most bytes of header names and values a request may carry, all fields together.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub issuer: Arc<TokenIssuer>,
-    pub keyring: KeyringHandle,
-    pub store: Arc<dyn Store>,
-    /// The RFC 8414 metadata document, rendered once.
-    pub metadata: Bytes,
-    /// `Cache-Control` of the JWKS.
-    pub jwks_cache_control: HeaderValue,
-    pub metrics: Arc<Metrics>,
-    /// Whether `/metrics` is served on the main listener.
-    pub metrics_on_main: bool,
-    /// Whose `X-Forwarded-For` is believed.
-    pub proxies: client_ip::TrustedProxies,
-    pub config: Arc<Config>,
-    /// Rotation and revocation for the management API.
-    pub signing: SigningKeys,
-    /// The OpenAPI document, rendered by [`router`].
-    pub openapi: Bytes,
-}
-
 /// Every route, with the limits, error bodies, request ids and request log that apply to all
 /// of them. The OpenAPI document is made from the same list of routes.
-pub fn router(mut state: AppState) -> Router {
-    let (routes, doc) = api_routes(state.metrics_on_main).split_for_parts();
-    state.openapi = openapi::render(doc, &state.config);
-    routes
+pub fn router(state: AppState) -> Router {
+    let mut routes = api_routes(state.management.config.metrics.on_main_listener())
+        .split_for_parts()
+        .0;
+    if state.management.config.console.enabled {
+        routes = routes.merge(console::routes());
+    }
+    let routes = routes
         .fallback(errors::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
-        ))
-        .layer(axum::middleware::from_fn(edge::edge))
+        ));
+    guarded(routes, Arc::clone(&state.metrics))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -96,6 +96,20 @@ pub fn router(mut state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The layers that give every answer tokenmint's body: a panic inside becomes a 500 for its
+/// request alone ([`panic_guard`]), then [`middleware`] checks the head and fills bodiless errors
+/// (the panic's 500 among them) with the body of the route's kind.
+fn guarded<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    metrics: Arc<Metrics>,
+) -> Router<S> {
+    routes
+        .layer(panic_guard::layer(metrics))
+        .layer(axum::middleware::from_fn(
+            middleware::check_head_and_fill_errors,
+        ))
+}
+
 /// Every route with its OpenAPI description; `/metrics` only when it is served here.
 fn api_routes(metrics_on_main: bool) -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::with_openapi(openapi::base())
@@ -105,7 +119,7 @@ fn api_routes(metrics_on_main: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(openapi::document))
-        .merge(manage::routes());
+        .merge(management::routes());
     if metrics_on_main {
         api.routes(routes!(metrics))
     } else {
@@ -115,8 +129,10 @@ fn api_routes(metrics_on_main: bool) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document a server with `config` serves at `/openapi.json`.
 pub fn openapi_document(config: &Config) -> Bytes {
-    let metrics_on_main = config.metrics.enabled && config.metrics.bind.is_empty();
-    openapi::render(api_routes(metrics_on_main).split_for_parts().1, config)
+    let doc = api_routes(config.metrics.on_main_listener())
+        .split_for_parts()
+        .1;
+    openapi::render(doc, config)
 }
 
 /// `/metrics` alone, for `metrics.bind`.
@@ -126,14 +142,30 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long a scrape waits for the database's key counts.
+const HYGIENE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `GET /metrics`: Prometheus text format.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state
-        .metrics
-        .render(&state.keyring.get(), crate::store::now());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+async fn metrics(
+    State(metrics): State<Arc<Metrics>>,
+    State(keyring): State<KeyringHandle>,
+    State(clock): State<SharedClock>,
+    State(management): State<Management>,
+) -> Response {
+    let now = clock.now();
+    // The key-hygiene gauges come from the database; a scrape still answers when it does not
+    // (the gauges keep their last values, and the failure is logged).
+    let hygiene = crate::manage::key_hygiene(management.store.as_ref(), &management.config, now);
+    match tokio::time::timeout(HYGIENE_TIMEOUT, hygiene).await {
+        Ok(Ok(hygiene)) => metrics.set_key_hygiene(&hygiene),
+        Ok(Err(error)) => tracing::warn!(%error, "cannot count API keys for the metrics"),
+        Err(_) => tracing::warn!("counting API keys for the metrics timed out"),
+    }
+    let body = metrics.render(&keyring.get(), now);
+    let content_type = [(header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+    (health::Quiet, content_type, body).into_response()
 }
 
 /// The span every request's log line belongs to: method, route, request id, and the client id
@@ -157,8 +189,27 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
     )
 }
 
-/// One info line per request, when it is answered.
+/// One line per request, when it is answered: info, or debug for a successful probe or scrape
+/// ([`health::Quiet`]). The latency is in milliseconds to the microsecond.
 fn log_response(response: &Response, latency: Duration, _: &tracing::Span) {
-    let latency_ms = latency.as_secs_f64() * 1000.0;
-    tracing::info!(status = response.status().as_u16(), latency_ms, "request");
+    let latency_ms = latency_ms(latency);
+    let status = response.status().as_u16();
+    if response.extensions().get::<health::Quiet>().is_some() {
+        tracing::debug!(status, latency_ms, "request");
+    } else {
+        tracing::info!(status, latency_ms, "request");
+    }
+}
+
+/// Milliseconds, rounded to three decimals (whole microseconds).
+fn latency_ms(latency: Duration) -> f64 {
+    let micros = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+    f64::from(micros) / 1000.0
+}
+
+/// RFC 6749 §5.1: token responses, and errors, must not be cached.
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }

@@ -10,9 +10,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{self, ContentBuilder, OpenApi, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi as _};
 
-use super::AppState;
+use super::Documents;
 use super::errors::OAuthErrorBody;
-use super::manage::ProblemBody;
+use super::management::ProblemBody;
 use crate::config::Config;
 
 /// The document's fixed parts; the paths come from the router.
@@ -26,7 +26,7 @@ use crate::config::Config;
             issuer's audience (resource = the issuer URL)."
     ),
     // Schemas used only in parameters are not collected from the handlers: named here.
-    components(schemas(ProblemBody, OAuthErrorBody, super::manage::keys::KeySort)),
+    components(schemas(ProblemBody, OAuthErrorBody, super::management::keys::KeySort)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "oauth", description = "The token endpoint (RFC 6749 §4.4)"),
@@ -114,7 +114,7 @@ fn problem_response(description: &str) -> openapi::Response {
     ResponseBuilder::new()
         .description(description)
         .content(
-            super::manage::problem::PROBLEM_JSON,
+            super::management::problem::PROBLEM_JSON,
             ContentBuilder::new()
                 .schema(Some(openapi::Ref::from_schema_name("ProblemBody")))
                 .build(),
@@ -127,7 +127,11 @@ pub fn render(mut doc: OpenApi, config: &Config) -> Bytes {
     ManagementErrors.modify(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc.servers = Some(vec![openapi::server::Server::new(config.issuer_base())]);
-    Bytes::from(doc.to_json().unwrap_or_default())
+    #[allow(clippy::expect_used)]
+    let json = doc
+        .to_json()
+        .expect("invariant: the OpenAPI document is plain data and serializes");
+    Bytes::from(json)
 }
 
 /// The fixed parts of the document, before the routes add their paths.
@@ -138,10 +142,10 @@ pub fn base() -> OpenApi {
 /// `GET /openapi.json`: this document.
 #[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn document(State(state): State<AppState>) -> Response {
+pub async fn document(State(documents): State<Documents>) -> Response {
     let headers = [(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     )];
-    (headers, state.openapi.clone()).into_response()
+    (headers, documents.openapi).into_response()
 }

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::AppState;
-use super::errors::{OAuthErrorBody, error_body, no_store, oauth_error};
+use super::TokenEndpoint;
+use super::errors::{OAuthErrorBody, error_body, oauth_error};
+use super::no_store;
 use crate::oauth::OAuthError;
 use crate::oauth::request::TokenParams;
 
@@ -66,7 +67,7 @@ struct TokenRequest {
     ),
     security((), ("client_secret_basic" = [])))]
 pub async fn issue(
-    State(state): State<AppState>,
+    State(state): State<TokenEndpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     parts: Parts,
     body: Bytes,
@@ -84,7 +85,7 @@ pub async fn issue(
 
 /// The response, and the outcome it is counted under (`issued` or the error code).
 async fn answer(
-    state: &AppState,
+    state: &TokenEndpoint,
     parts: &Parts,
     body: &[u8],
     client_ip: IpAddr,
@@ -107,11 +108,7 @@ async fn answer(
         .iter()
         .map(|v| v.as_bytes())
         .collect();
-    match state
-        .issuer
-        .issue(&params, &authorization, client_ip, crate::store::now())
-        .await
-    {
+    match state.issuer.issue(&params, &authorization, client_ip).await {
         Ok(token) => {
             let body = TokenResponse {
                 access_token: &token.access_token,

@@ -1,13 +1,18 @@
 //! Documents resource servers and clients discover: the JWKS and the RFC 8414 metadata.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde_json::json;
 
-use super::AppState;
+use super::Documents;
 use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::signing::keyring::KeyringHandle;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -19,18 +24,19 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
             headers(("etag" = String), ("cache-control" = String))),
         (status = 304, description = "Not modified (If-None-Match)"),
     ))]
-pub async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let keyring = state.keyring.get();
+pub async fn jwks(
+    State(documents): State<Documents>,
+    State(keyring): State<KeyringHandle>,
+    State(metrics): State<Arc<Metrics>>,
+    headers: HeaderMap,
+) -> Response {
+    let keyring = keyring.get();
     let jwks = &keyring.jwks;
     let etag = HeaderValue::from_str(&jwks.etag).unwrap_or(HeaderValue::from_static("\"\""));
-    let cache = state.jwks_cache_control.clone();
-    let not_modified = if_none_match(&headers, &jwks.etag);
+    let cache = documents.jwks_cache_control;
+    let not_modified = not_modified(&headers, &jwks.etag);
     let status = if not_modified { "304" } else { "200" };
-    state
-        .metrics
-        .jwks_requests
-        .with_label_values(&[status])
-        .inc();
+    metrics.jwks_requests.with_label_values(&[status]).inc();
     if not_modified {
         return (
             StatusCode::NOT_MODIFIED,
@@ -46,24 +52,21 @@ pub async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response
     (headers, jwks.body.clone()).into_response()
 }
 
-/// RFC 9110 §13.1.2: `*` or any listed entity tag matches (weak comparison).
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+/// RFC 9110 §13.1.2: `If-None-Match` fails (304) when it is `*` or lists a tag that matches
+/// `etag` by weak comparison; the headers crate reads the field (every line of it) and compares.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let Ok(etag) = etag.parse::<ETag>() else {
+        return false;
+    };
     headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|value| {
-            value
-                .split(',')
-                .map(|tag| tag.trim().trim_start_matches("W/"))
-                .any(|tag| tag == "*" || tag == etag)
-        })
+        .typed_get::<IfNoneMatch>()
+        .is_some_and(|condition| !condition.precondition_passes(&etag))
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", operation_id = "authorization_server_metadata", tag = "discovery",
     responses((status = 200, description = "Authorization server metadata (RFC 8414 §2)", content_type = "application/json")))]
-pub async fn metadata(State(state): State<AppState>) -> Response {
+pub async fn metadata(State(documents): State<Documents>) -> Response {
     let headers = [
         (header::CONTENT_TYPE, JSON),
         (
@@ -71,7 +74,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
             HeaderValue::from_static("public, max-age=300"),
         ),
     ];
-    (headers, state.metadata.clone()).into_response()
+    (headers, documents.metadata).into_response()
 }
 
 /// The RFC 8414 §2 metadata document for `config`.
@@ -93,4 +96,42 @@ pub fn render_metadata(config: &Config) -> Bytes {
             .collect::<Vec<_>>(),
     });
     Bytes::from(document.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asking(lines: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append(header::IF_NONE_MATCH, HeaderValue::from_str(line).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn a_matching_tag_weak_or_strong_is_not_modified() {
+        assert!(not_modified(&asking(&["\"abc\""]), "\"abc\""));
+        assert!(not_modified(&asking(&["W/\"abc\""]), "\"abc\""));
+        assert!(!not_modified(&asking(&["\"abd\""]), "\"abc\""));
+        assert!(!not_modified(&asking(&[]), "\"abc\""));
+    }
+
+    #[test]
+    fn a_list_matches_when_any_member_does() {
+        assert!(not_modified(&asking(&["\"x\", W/\"abc\""]), "\"abc\""));
+        assert!(not_modified(&asking(&["\"x\"", "\"abc\""]), "\"abc\""));
+        assert!(!not_modified(&asking(&["\"x\", \"y\""]), "\"abc\""));
+    }
+
+    #[test]
+    fn a_star_matches_any_current_representation() {
+        assert!(not_modified(&asking(&["*"]), "\"abc\""));
+    }
+
+    #[test]
+    fn an_unreadable_field_is_ignored() {
+        assert!(!not_modified(&asking(&["abc"]), "\"abc\""));
+    }
 }

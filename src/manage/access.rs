@@ -2,6 +2,9 @@
 //!
 //! - `keys:read`: the caller's own team's API keys and audit log, read only.
 //! - `keys:write`: the same, and creating and deleting keys of that team.
+//! - `webhooks:read`: reveal the own team's webhook signing secrets; `webhooks:write`: also
+//!   rotate them and revoke the previous one; `webhooks:sign`: sign webhooks with them without
+//!   seeing them (a delivery worker's scope).
 //! - `admin`: every team, every API key, the signing keys and the whole audit log.
 //!
 //! A caller can never grant more than it holds: a key created through the API may carry a
@@ -9,8 +12,65 @@
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
 use crate::audit::Actor;
-use crate::oauth::scope::{ADMIN, KEYS_READ, KEYS_WRITE, is_management};
+use crate::domain::ClientId;
+use crate::oauth::scope::{
+    self, ADMIN, KEYS_READ, KEYS_WRITE, WEBHOOKS_READ, WEBHOOKS_SIGN, WEBHOOKS_WRITE, is_management,
+};
+use crate::signing::verify::TokenVerifier;
+use crate::store::{Store, StoreError};
+
+/// Why a bearer token stands for no caller.
+#[derive(Debug, thiserror::Error)]
+pub enum NotACaller {
+    /// RFC 6750 §3.1 `invalid_token`, with the reason.
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The caller a management token stands for: a token this issuer signed for its own audience
+/// (`issuer`), verified locally against the published keys, whose API key still exists and has
+/// not expired at `now`. Checking the key on every request costs one indexed read (the token
+/// endpoint makes the same one) and means a deleted or expired admin key loses its power at
+/// once, not when its tokens run out.
+pub async fn caller_of(
+    store: &dyn Store,
+    verifier: &TokenVerifier,
+    issuer: &str,
+    token: &str,
+    ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<Caller, NotACaller> {
+    let invalid = |reason: &str| NotACaller::InvalidToken(reason.to_string());
+    let claims = verifier
+        .verify(token, issuer, issuer)
+        .map_err(|e| NotACaller::InvalidToken(e.to_string()))?;
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the token names no client_id"))?;
+    let gone = || invalid("the API key this token was issued to was deleted or has expired");
+    // A malformed client_id names no key: the same answer as a deleted one.
+    let client_id = ClientId::parse(client_id).ok_or_else(gone)?;
+    let key = store
+        .credential(&client_id)
+        .await?
+        .filter(|key| !key.is_expired_at(now))
+        .ok_or_else(gone)?;
+    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
+    let scopes = scope::parse(scope).map_err(|_| invalid("the token's scope is malformed"))?;
+    Ok(Caller {
+        client_id: key.client_id,
+        team: key.team,
+        scopes,
+        ip,
+    })
+}
 
 /// The caller of a management request, as its verified access token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +98,12 @@ impl Caller {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    /// Holds `scope`, or a scope that includes it (`keys:write` includes `keys:read`).
+    /// Holds `scope`, or a scope that includes it (`keys:write` includes `keys:read`,
+    /// `webhooks:write` includes `webhooks:read`).
     fn has(&self, scope: &str) -> bool {
-        self.holds(scope) || (scope == KEYS_READ && self.holds(KEYS_WRITE))
+        self.holds(scope)
+            || (scope == KEYS_READ && self.holds(KEYS_WRITE))
+            || (scope == WEBHOOKS_READ && self.holds(WEBHOOKS_WRITE))
     }
 
     fn is_admin(&self) -> bool {
@@ -67,6 +130,24 @@ impl Caller {
         self.allow(own, "keys:write admin", team)
     }
 
+    /// Revealing `team`'s webhook signing secrets.
+    pub fn may_read_webhook_secret(&self, team: &str) -> Result<(), Denied> {
+        let own = self.team == team && self.has(WEBHOOKS_READ);
+        self.allow(own, "webhooks:read webhooks:write admin", team)
+    }
+
+    /// Rotating `team`'s webhook signing secret and revoking the previous one.
+    pub fn may_write_webhook_secret(&self, team: &str) -> Result<(), Denied> {
+        let own = self.team == team && self.holds(WEBHOOKS_WRITE);
+        self.allow(own, "webhooks:write admin", team)
+    }
+
+    /// Signing webhooks with `team`'s secrets.
+    pub fn may_sign_webhooks(&self, team: &str) -> Result<(), Denied> {
+        let own = self.team == team && self.holds(WEBHOOKS_SIGN);
+        self.allow(own, "webhooks:sign admin", team)
+    }
+
     /// Teams, signing keys, the whole audit log.
     pub fn may_administer(&self) -> Result<(), Denied> {
         if self.is_admin() {
@@ -81,13 +162,7 @@ impl Caller {
     /// Giving a new key `scopes`: a management scope only if the caller holds it, `admin` only
     /// by an admin.
     pub fn may_grant(&self, scopes: &[String]) -> Result<(), Denied> {
-        if self.is_admin() {
-            return Ok(());
-        }
-        match scopes
-            .iter()
-            .find(|s| is_management(s) && (*s == ADMIN || !self.has(s)))
-        {
+        match self.ungrantable(scopes) {
             None => Ok(()),
             Some(scope) => Err(Denied {
                 scope: ADMIN,
@@ -96,6 +171,32 @@ impl Caller {
                 ),
             }),
         }
+    }
+
+    /// Deleting (or otherwise changing) a key that holds `scopes`: only one the caller could
+    /// have created, so `keys:write` cannot take away its team's admin key.
+    pub fn may_change_key(&self, scopes: &[String]) -> Result<(), Denied> {
+        match self.ungrantable(scopes) {
+            None => Ok(()),
+            Some(scope) => Err(Denied {
+                scope: ADMIN,
+                reason: format!(
+                    "this key holds {scope}, which this token does not hold itself: it cannot \
+                     change the key"
+                ),
+            }),
+        }
+    }
+
+    /// The first of `scopes` this caller may not give: a management scope it does not hold,
+    /// or `admin` for anyone but an admin.
+    fn ungrantable<'s>(&self, scopes: &'s [String]) -> Option<&'s String> {
+        if self.is_admin() {
+            return None;
+        }
+        scopes
+            .iter()
+            .find(|s| is_management(s) && (*s == ADMIN || !self.has(s)))
     }
 
     fn allow(&self, own_team: bool, scope: &'static str, team: &str) -> Result<(), Denied> {
@@ -151,6 +252,29 @@ mod tests {
     }
 
     #[test]
+    fn webhook_scopes_reach_their_own_team_and_only_their_step() {
+        let reader = caller("a", &["webhooks:read"]);
+        assert!(reader.may_read_webhook_secret("a").is_ok());
+        assert!(reader.may_write_webhook_secret("a").is_err());
+        assert!(reader.may_sign_webhooks("a").is_err());
+        let writer = caller("a", &["webhooks:write"]);
+        assert!(writer.may_read_webhook_secret("a").is_ok());
+        assert!(writer.may_write_webhook_secret("a").is_ok());
+        assert!(writer.may_write_webhook_secret("b").is_err());
+        assert!(writer.may_sign_webhooks("a").is_err());
+        let worker = caller("a", &["webhooks:sign"]);
+        assert!(worker.may_sign_webhooks("a").is_ok());
+        assert!(worker.may_sign_webhooks("b").is_err());
+        assert!(worker.may_read_webhook_secret("a").is_err());
+        let keys = caller("a", &["keys:write"]);
+        assert!(keys.may_read_webhook_secret("a").is_err());
+        assert!(keys.may_grant(&v(&["webhooks:sign"])).is_err());
+        let admin = caller("ops", &["admin"]);
+        assert!(admin.may_read_webhook_secret("b").is_ok());
+        assert!(admin.may_sign_webhooks("b").is_ok());
+    }
+
+    #[test]
     fn admin_reaches_every_team() {
         let admin = caller("ops", &["admin"]);
         assert!(admin.may_read_keys("b").is_ok());
@@ -175,5 +299,25 @@ mod tests {
         let reader = caller("a", &["keys:read"]);
         assert!(reader.may_grant(&v(&["keys:read"])).is_ok());
         assert!(reader.may_grant(&v(&["keys:write"])).is_err());
+    }
+
+    #[test]
+    fn no_caller_changes_a_key_holding_more_than_it_holds() {
+        let writer = caller("a", &["keys:write"]);
+        assert!(writer.may_change_key(&v(&["monitors:read"])).is_ok());
+        assert!(
+            writer
+                .may_change_key(&v(&["keys:read", "keys:write"]))
+                .is_ok()
+        );
+        let denied = writer
+            .may_change_key(&v(&["admin", "logs:read"]))
+            .unwrap_err();
+        assert!(denied.reason.contains("admin"), "{}", denied.reason);
+        assert!(
+            caller("a", &["admin"])
+                .may_change_key(&v(&["admin"]))
+                .is_ok()
+        );
     }
 }

@@ -2,15 +2,22 @@
 //!
 //! 1. `grant_type` is `client_credentials` (§4.4.2).
 //! 2. The client presented credentials by exactly one method (§2.3).
-//! 3. `scope` is well formed (§3.3); `resource` (RFC 8707 §2) or `audience` names an audience
-//!    this issuer serves.
-//! 4. The address has not failed too often; the Client ID exists, is not expired, and the
-//!    secret matches (§3.2.1); the client is within its request rate.
-//! 5. The scope asked for is held by the key (§4.4.2 → §5.2 `invalid_scope`). The issuer's own
+//! 3. `resource` (RFC 8707 §2) or `audience` names an audience this issuer serves.
+//! 4. The Client ID exists, is not expired, and the secret matches (§3.2.1), without the
+//!    address spending more hashes than it may (`authenticate`); the client is within its
+//!    request rate.
+//! 5. `scope` is well formed (§3.3), parsed only now so that a stranger's scope list costs
+//!    nothing, and held by the key (§4.4.2 → §5.2 `invalid_scope`). The issuer's own
 //!    audience (the management API) is granted only to a key holding a management scope, and
 //!    its tokens carry the management scopes held unless others are asked for by name; tokens
 //!    for every other audience never carry a management scope.
-//! 6. The token is signed: RFC 9068 claims, `exp` never past the key's own expiry.
+//! 6. The credential is confirmed still valid (read again if its read is no longer fresh: a
+//!    deletion is final once acknowledged), and the token is signed at once: RFC 9068 claims,
+//!    `exp` never past the key's own expiry.
+
+mod authenticate;
+
+pub use authenticate::CREDENTIAL_FRESHNESS;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -22,16 +29,17 @@ use serde::Serialize;
 
 use super::OAuthError;
 use super::client_auth;
-use super::credentials::{ClientId, ClientSecret};
+use super::credentials::ClientId;
 use super::rate_limit::RateLimits;
 use super::request::TokenParams;
 use super::scope;
 use super::usage::UsageRecorder;
-use super::verifier::{SecretVerifier, Verdict, VerifyError};
+use super::verifier::SecretVerifier;
+use crate::clock::{self, SharedClock};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::signing::keyring::KeyringHandle;
-use crate::store::{Store, StoreError, StoredCredential};
+use crate::store::{Store, StoredCredential};
 
 /// The only grant tokenmint serves.
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -82,6 +90,7 @@ pub struct TokenIssuer {
     ttl_secs: i64,
     default_audience: String,
     audiences: HashSet<String>,
+    clock: SharedClock,
 }
 
 impl TokenIssuer {
@@ -105,7 +114,14 @@ impl TokenIssuer {
             ttl_secs: i64::try_from(config.token.ttl.as_secs()).unwrap_or(i64::MAX),
             default_audience: config.token.audience.clone(),
             audiences: config.token.allowed_audiences().map(String::from).collect(),
+            clock: clock::system(),
         }
+    }
+
+    /// The same issuer reading the time from `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs the checklist for one request. `authorization` holds every `Authorization` header.
@@ -114,7 +130,6 @@ impl TokenIssuer {
         params: &TokenParams,
         authorization: &[&[u8]],
         client_ip: IpAddr,
-        now: DateTime<Utc>,
     ) -> Result<IssuedToken, OAuthError> {
         check_grant_type(params.grant_type.as_deref())?;
         let presented = client_auth::presented(authorization, params)?;
@@ -124,31 +139,30 @@ impl TokenIssuer {
             // Public, and what an operator searches the logs by.
             tracing::Span::current().record("client_id", id.as_str());
         }
-        let requested_scope = match params.scope.as_deref() {
-            Some(text) => Some(scope::parse(text).map_err(|token| {
-                OAuthError::InvalidScope(format!("malformed scope {token:?}").into())
-            })?),
-            None => None,
-        };
         let (audience, management) = self.audience(params)?;
-        let authenticated = self
-            .authenticate(client_id.as_ref(), &presented.client_secret, client_ip, now)
-            .await;
-        if let Err(OAuthError::InvalidClient(_)) = &authenticated {
-            self.limits.record_failure(client_ip);
-        }
-        let key = authenticated?;
+        let read = self
+            .authenticate(client_id.as_ref(), &presented.client_secret, client_ip)
+            .await?;
+        let key = &read.key;
         self.limits
-            .check_client(&key.client_id)
+            .check_client(&key.client_id, key.limits.token_requests_per_second)
             .map_err(OAuthError::rate_limited)?;
+        let requested_scope = requested_scope(params.scope.as_deref())?;
         let (grantable, default) = scopes_for_audience(&key.scopes, management)?;
         let granted = match requested_scope.as_deref() {
             Some(asked) if !asked.is_empty() => scope::narrow(Some(asked), &grantable)
                 .map_err(|missing| self.scope_refusal(&missing, management))?,
             _ => default.into_owned(),
         };
-        let token = self.sign(&key, audience, &granted.join(" "), now)?;
-        self.usage.record(&key.client_id, now);
+        let scope = granted.join(" ");
+        let read = self.confirm(read).await?;
+        // No await from the confirmation to the signature, and the read must still be fresh
+        // once the token exists: however long the thread was descheduled in between, a token
+        // is never handed out from a read older than a deletion lets pass before it returns.
+        let now = self.clock.now();
+        let token = self.sign(&read.key, audience, &scope, now)?;
+        read.still_fresh()?;
+        self.usage.record(&read.client_id, now);
         Ok(token)
     }
 
@@ -210,72 +224,6 @@ impl TokenIssuer {
         OAuthError::InvalidScope(description.into())
     }
 
-    /// Finds the key and checks the secret; every failure looks the same to the client.
-    async fn authenticate(
-        &self,
-        client_id: Option<&ClientId>,
-        secret: &str,
-        client_ip: IpAddr,
-        now: DateTime<Utc>,
-    ) -> Result<StoredCredential, OAuthError> {
-        // A malformed Client ID, or a secret with a bad checksum, is refused before any lookup
-        // or hash.
-        let secret = ClientSecret::parse(secret).ok_or_else(OAuthError::client_auth_failed)?;
-        let client_id = client_id
-            .ok_or_else(OAuthError::client_auth_failed)?
-            .as_str();
-        // Bounded even when the network to the database drops packets instead of refusing.
-        let lookup = tokio::time::timeout(self.db_timeout, self.store.credential(client_id));
-        let key = lookup
-            .await
-            .map_err(|_| self.database_error("timeout"))?
-            .map_err(|error| {
-                let kind = match error {
-                    StoreError::Unavailable(_) => "unavailable",
-                    _ => "other",
-                };
-                self.metrics
-                    .database_errors
-                    .with_label_values(&[kind])
-                    .inc();
-                store_failure(error)
-            })?
-            .ok_or_else(OAuthError::client_auth_failed)?;
-        if key.expires_at.is_some_and(|t| t <= now) {
-            return Err(OAuthError::client_auth_failed());
-        }
-        // An address that failed too often may not make us hash; a credential it already proved
-        // (cached) is not a guess, so a client behind the same NAT keeps working.
-        let admit = || self.limits.check_address(client_ip);
-        let verdict = self
-            .verifier
-            .verify(&key.client_id, &secret, &key.secret_hash, admit)
-            .await;
-        let result = match &verdict {
-            Ok(Verdict::CachedValid) => "cache_hit",
-            Ok(Verdict::Valid) => "valid",
-            Ok(Verdict::Invalid) => "invalid",
-            Err(VerifyError::NotAdmitted(_)) => "not_admitted",
-            Err(_) => "busy",
-        };
-        self.metrics
-            .verifications
-            .with_label_values(&[result])
-            .inc();
-        match verdict {
-            Ok(v) if v.is_valid() => Ok(key),
-            Ok(_) => Err(OAuthError::client_auth_failed()),
-            Err(VerifyError::NotAdmitted(wait)) => Err(OAuthError::rate_limited(wait)),
-            Err(VerifyError::Busy) => Err(OAuthError::TemporarilyUnavailable(
-                "too many client authentications in progress; retry shortly".into(),
-            )),
-            Err(error) => {
-                tracing::error!(%error, "secret verification failed");
-                Err(OAuthError::ServerError)
-            }
-        }
-    }
-
     /// Signs the access token with the current key.
     fn sign(
         &self,
@@ -285,10 +233,16 @@ impl TokenIssuer {
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, OAuthError> {
         let iat = now.timestamp();
-        let mut exp = iat.saturating_add(self.ttl_secs);
+        // The key's own lifetime, never above the issuer's.
+        let ttl = key
+            .limits
+            .token_ttl_secs
+            .map_or(self.ttl_secs, |own| self.ttl_secs.min(i64::from(own)));
+        let mut exp = iat.saturating_add(ttl);
         if let Some(key_expiry) = key.expires_at {
             exp = exp.min(key_expiry.timestamp());
         }
+        // The key expired while its request waited: refused like any expired key.
         if exp <= iat {
             return Err(OAuthError::client_auth_failed());
         }
@@ -325,15 +279,6 @@ impl TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// Counts a database timeout and returns the refusal for it.
-    fn database_error(&self, kind: &str) -> OAuthError {
-        self.metrics
-            .database_errors
-            .with_label_values(&[kind])
-            .inc();
-        database_unavailable()
-    }
-
     /// Forgets idle rate-limit state; call it now and then.
     pub fn housekeeping(&self) {
         self.limits.shrink();
@@ -386,6 +331,14 @@ fn scopes_for_audience(
     }
 }
 
+/// The `scope` parameter's tokens (§3.3), or `None` when it is absent.
+fn requested_scope(param: Option<&str>) -> Result<Option<Vec<String>>, OAuthError> {
+    let Some(text) = param else { return Ok(None) };
+    scope::parse(text)
+        .map(Some)
+        .map_err(|refusal| OAuthError::InvalidScope(refusal.to_string().into()))
+}
+
 /// §4.4.2: `grant_type` is required and must be `client_credentials`.
 fn check_grant_type(grant_type: Option<&str>) -> Result<(), OAuthError> {
     match grant_type {
@@ -397,28 +350,11 @@ fn check_grant_type(grant_type: Option<&str>) -> Result<(), OAuthError> {
     }
 }
 
-/// A database failure on the token path: unavailable is worth a retry, anything else is ours.
-fn store_failure(error: StoreError) -> OAuthError {
-    match error {
-        StoreError::Unavailable(_) => {
-            tracing::warn!(%error, "database unavailable on the token path");
-            OAuthError::TemporarilyUnavailable(
-                "the issuer's database is unavailable; retry shortly".into(),
-            )
-        }
-        other => {
-            tracing::error!(error = %other, "database error on the token path");
-            OAuthError::ServerError
-        }
-    }
-}
-
-fn database_unavailable() -> OAuthError {
-    OAuthError::TemporarilyUnavailable("the issuer's database is unavailable; retry shortly".into())
-}
+#[cfg(test)]
+mod tests;
 
 #[cfg(test)]
-mod tests {
+mod audience_scope_tests {
     use super::*;
 
     fn v(items: &[&str]) -> Vec<String> {

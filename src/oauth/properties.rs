@@ -57,10 +57,15 @@ proptest! {
     }
 
     #[test]
-    fn generated_credentials_always_parse(_round in 0u8..50) {
-        let id = ClientId::generate("dh", KeyEnv::Test).unwrap();
-        prop_assert!(ClientId::parse(id.as_str()).is_some());
-        let secret = ClientSecret::generate("dh").unwrap();
+    fn generated_credentials_always_parse(prefix in "[a-z][a-z0-9]{0,15}", test in any::<bool>()) {
+        let env = if test { KeyEnv::Test } else { KeyEnv::Live };
+        let id = ClientId::generate(&prefix, env).unwrap();
+        let id_start = format!("{prefix}_{}_", env.as_str());
+        prop_assert!(id.as_str().starts_with(&id_start));
+        prop_assert_eq!(ClientId::parse(id.as_str()), Some(id));
+        let secret = ClientSecret::generate(&prefix).unwrap();
+        let secret_start = format!("{prefix}_secret_");
+        prop_assert!(secret.expose().starts_with(&secret_start));
         prop_assert!(ClientSecret::parse(secret.expose()).is_some());
     }
 

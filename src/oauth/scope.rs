@@ -1,38 +1,40 @@
 //! Scopes (RFC 6749 §3.3): space-delimited, case-sensitive tokens.
 
-/// Reads the caller's own team's API keys through the management API.
-pub const KEYS_READ: &str = "keys:read";
-/// Creates and deletes the caller's own team's API keys (and reads them).
-pub const KEYS_WRITE: &str = "keys:write";
-/// Every team, every API key, the signing keys and the audit log.
-pub const ADMIN: &str = "admin";
-/// The management API's scopes. They are built in, beside the product catalog (`keys.scopes`);
-/// a key holds one only when it was created with it by name, and only tokens for the issuer's
-/// own audience carry them.
-pub const MANAGEMENT_SCOPES: [&str; 3] = [KEYS_READ, KEYS_WRITE, ADMIN];
+use std::collections::HashSet;
 
-/// Whether `scope` is one of the management API's.
-pub fn is_management(scope: &str) -> bool {
-    MANAGEMENT_SCOPES.contains(&scope)
+pub use crate::domain::scope::{
+    ADMIN, KEYS_READ, KEYS_WRITE, MANAGEMENT_SCOPES, WEBHOOKS_READ, WEBHOOKS_SIGN, WEBHOOKS_WRITE,
+    is_management, is_scope_token,
+};
+
+/// Most scope tokens a request may name. A key holds at most the catalog and the management
+/// scopes, so a longer list cannot be granted anyway; the cap keeps parsing bounded.
+pub const MAX_REQUESTED_SCOPES: usize = 256;
+
+/// Why a `scope` parameter was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    /// A token that breaks §3.3 syntax.
+    #[error("malformed scope {0:?}")]
+    Malformed(String),
+    #[error("too many scopes: ask for at most {MAX_REQUESTED_SCOPES}")]
+    TooMany,
 }
 
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-pub fn is_scope_token(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-}
-
-/// Splits a `scope` parameter into its tokens, once each, in the order given.
-/// Returns the first token that breaks §3.3 syntax as the error.
-pub fn parse(param: &str) -> Result<Vec<String>, String> {
+/// Splits a `scope` parameter into its tokens, once each, in the order given. Linear in the
+/// parameter's length: repeats are found with a set, and more than [`MAX_REQUESTED_SCOPES`]
+/// distinct tokens are refused.
+pub fn parse(param: &str) -> Result<Vec<String>, ScopeError> {
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut scopes: Vec<String> = Vec::new();
     for token in param.split(' ').filter(|t| !t.is_empty()) {
         if !is_scope_token(token) {
-            return Err(token.to_string());
+            return Err(ScopeError::Malformed(token.to_string()));
         }
-        if !scopes.iter().any(|s| s == token) {
+        if seen.insert(token) {
+            if scopes.len() == MAX_REQUESTED_SCOPES {
+                return Err(ScopeError::TooMany);
+            }
             scopes.push(token.to_string());
         }
     }
@@ -79,7 +81,25 @@ mod tests {
     fn parse_splits_on_spaces_and_drops_repeats() {
         assert_eq!(parse("a b  a").unwrap(), v(&["a", "b"]));
         assert_eq!(parse("").unwrap(), Vec::<String>::new());
-        assert_eq!(parse("a \"b\"").unwrap_err(), "\"b\"");
+        assert_eq!(
+            parse("a \"b\"").unwrap_err(),
+            ScopeError::Malformed("\"b\"".into())
+        );
+    }
+
+    #[test]
+    fn parsing_is_bounded_and_linear() {
+        let many: Vec<String> = (0..=MAX_REQUESTED_SCOPES)
+            .map(|i| format!("s{i}"))
+            .collect();
+        assert_eq!(parse(&many.join(" ")).unwrap_err(), ScopeError::TooMany);
+        let at_most = &many[..MAX_REQUESTED_SCOPES];
+        assert_eq!(
+            parse(&at_most.join(" ")).unwrap().len(),
+            MAX_REQUESTED_SCOPES
+        );
+        // Repeats do not count against the cap: 10,000 of one scope is one scope.
+        assert_eq!(parse(&"a ".repeat(10_000)).unwrap(), v(&["a"]));
     }
 
     #[test]

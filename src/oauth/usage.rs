@@ -5,12 +5,13 @@
 //! Token traffic therefore never becomes one write per request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use crate::domain::ClientId;
 use crate::store::Store;
 
 /// A key's `last_used_at` is written at most this often.
@@ -21,9 +22,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 #[derive(Default)]
 struct Noted {
     /// The last time written (or queued) per key.
-    written: HashMap<String, DateTime<Utc>>,
+    written: HashMap<ClientId, DateTime<Utc>>,
     /// Times waiting for the next flush.
-    pending: HashMap<String, DateTime<Utc>>,
+    pending: HashMap<ClientId, DateTime<Utc>>,
 }
 
 /// Notes key use in memory and flushes it in batches.
@@ -35,11 +36,12 @@ pub struct UsageRecorder {
 
 impl UsageRecorder {
     /// Notes that `client_id` got a token at `now`.
-    pub fn record(&self, client_id: &str, now: DateTime<Utc>) {
-        let Ok(mut noted) = self.noted.lock() else {
-            return;
-        };
-        let resolution = chrono::Duration::from_std(RESOLUTION).unwrap_or_default();
+    pub fn record(&self, client_id: &ClientId, now: DateTime<Utc>) {
+        // A panic while the lock was held cannot leave these maps half-written.
+        let mut noted = self.noted.lock().unwrap_or_else(PoisonError::into_inner);
+        #[allow(clippy::expect_used)]
+        let resolution =
+            chrono::Duration::from_std(RESOLUTION).expect("invariant: a minute is a TimeDelta");
         if noted
             .written
             .get(client_id)
@@ -47,16 +49,14 @@ impl UsageRecorder {
         {
             return;
         }
-        noted.written.insert(client_id.to_string(), now);
-        noted.pending.insert(client_id.to_string(), now);
+        noted.written.insert(client_id.clone(), now);
+        noted.pending.insert(client_id.clone(), now);
     }
 
     /// Takes the times waiting to be written.
-    pub fn take_pending(&self) -> Vec<(String, DateTime<Utc>)> {
-        self.noted
-            .lock()
-            .map(|mut noted| noted.pending.drain().collect())
-            .unwrap_or_default()
+    pub fn take_pending(&self) -> Vec<(ClientId, DateTime<Utc>)> {
+        let mut noted = self.noted.lock().unwrap_or_else(PoisonError::into_inner);
+        noted.pending.drain().collect()
     }
 
     /// Writes pending times now; on failure they are put back for the next flush.
@@ -67,10 +67,9 @@ impl UsageRecorder {
         }
         if let Err(error) = store.record_last_used(&batch).await {
             tracing::warn!(%error, keys = batch.len(), "last_used_at not written; will retry");
-            if let Ok(mut noted) = self.noted.lock() {
-                for (id, at) in batch {
-                    noted.pending.entry(id).or_insert(at);
-                }
+            let mut noted = self.noted.lock().unwrap_or_else(PoisonError::into_inner);
+            for (id, at) in batch {
+                noted.pending.entry(id).or_insert(at);
             }
         }
     }
@@ -95,14 +94,15 @@ mod tests {
     #[test]
     fn a_key_is_noted_at_most_once_a_minute() {
         let usage = UsageRecorder::default();
+        let a = ClientId::parse("dh_live_0123456789abcdefghijkl").unwrap();
         let t0 = Utc::now();
-        usage.record("a", t0);
-        usage.record("a", t0 + chrono::Duration::seconds(30));
-        assert_eq!(usage.take_pending(), [("a".to_string(), t0)]);
-        usage.record("a", t0 + chrono::Duration::seconds(59));
+        usage.record(&a, t0);
+        usage.record(&a, t0 + chrono::Duration::seconds(30));
+        assert_eq!(usage.take_pending(), [(a.clone(), t0)]);
+        usage.record(&a, t0 + chrono::Duration::seconds(59));
         assert!(usage.take_pending().is_empty());
         let t1 = t0 + chrono::Duration::seconds(60);
-        usage.record("a", t1);
-        assert_eq!(usage.take_pending(), [("a".to_string(), t1)]);
+        usage.record(&a, t1);
+        assert_eq!(usage.take_pending(), [(a, t1)]);
     }
 }

@@ -44,17 +44,15 @@ pub enum VerifyError {
     /// Every hashing slot stayed busy for the whole wait.
     #[error("too many client authentications in progress")]
     Busy,
-    /// The caller's admission check refused the hash (for example a blocked address).
-    #[error("refused before hashing; retry after {0:?}")]
-    NotAdmitted(Duration),
     #[error("the hashing worker failed: {0}")]
     Worker(String),
 }
 
 /// The argon2id instance with tokenmint's parameters.
 fn argon2() -> Argon2<'static> {
-    let params =
-        Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None).unwrap_or_default();
+    #[allow(clippy::expect_used)]
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
+        .expect("invariant: OWASP's argon2id parameters are within argon2's bounds");
     Argon2::new(argon2::Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -134,14 +132,31 @@ fn start_hashing_threads(count: usize) -> Result<mpsc::SyncSender<Job>, VerifyEr
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    let valid = matches_hash(&job.phc, &job.secret, &mut memory);
-                    let _ = job.verdict.send(valid);
+                    // A panic costs its request a 500 (the verdict is never sent), not the thread.
+                    let hashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        matches_hash(&job.phc, &job.secret, &mut memory)
+                    }));
+                    match hashed {
+                        Ok(valid) => {
+                            let _ = job.verdict.send(valid);
+                        }
+                        Err(_) => {
+                            memory = Vec::new();
+                            tracing::error!(
+                                "a secret check panicked; the hashing thread carries on"
+                            );
+                        }
+                    }
                 }
             })
             .map_err(|e| VerifyError::Worker(format!("cannot start a hashing thread: {e}")))?;
     }
     Ok(sender)
 }
+
+/// A credential the cache does not vouch for, with the proof to cache should it hash right.
+#[derive(Debug)]
+pub struct CacheMiss([u8; 32]);
 
 /// The outcome of a secret check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,22 +211,30 @@ impl SecretVerifier {
         self
     }
 
-    /// Whether `secret` is the one hashed in `phc` for `client_id`. `admit` runs only when a
-    /// hash is needed (the credential is not cached) and may refuse it, with how long to wait.
-    pub async fn verify(
+    /// Whether `secret` was proven for `client_id` and `phc` recently: `Ok` with no hash to
+    /// compute, or `Err` with the proof to [`SecretVerifier::hash`] instead.
+    pub fn cached(
         &self,
         client_id: &str,
         secret: &ClientSecret,
         phc: &str,
-        admit: impl FnOnce() -> Result<(), Duration>,
-    ) -> Result<Verdict, VerifyError> {
+    ) -> Result<Verdict, CacheMiss> {
         let digest = self.digest(client_id, phc, secret);
-        if let Some(cached) = self.cache.get(client_id)
-            && bool::from(cached.ct_eq(&digest))
-        {
-            return Ok(Verdict::CachedValid);
+        match self.cache.get(client_id) {
+            Some(cached) if bool::from(cached.ct_eq(&digest)) => Ok(Verdict::CachedValid),
+            _ => Err(CacheMiss(digest)),
         }
-        admit().map_err(VerifyError::NotAdmitted)?;
+    }
+
+    /// Whether `secret` is the one hashed in `phc`: waits at most the configured time for a
+    /// hashing slot, hashes, and caches a match under `client_id`.
+    pub async fn hash(
+        &self,
+        client_id: &str,
+        secret: &ClientSecret,
+        phc: &str,
+        miss: CacheMiss,
+    ) -> Result<Verdict, VerifyError> {
         self.waiting.inc();
         let permit = tokio::time::timeout(self.wait, self.permits.acquire()).await;
         self.waiting.dec();
@@ -232,7 +255,7 @@ impl SecretVerifier {
         if !valid {
             return Ok(Verdict::Invalid);
         }
-        self.cache.insert(client_id.to_string(), digest);
+        self.cache.insert(client_id.to_string(), miss.0);
         Ok(Verdict::Valid)
     }
 
@@ -258,6 +281,19 @@ mod tests {
         SecretVerifier::new(2, Duration::from_secs(5)).unwrap()
     }
 
+    /// The cache, then a hash on a miss: what the grant does.
+    async fn verify(
+        v: &SecretVerifier,
+        client_id: &str,
+        secret: &ClientSecret,
+        phc: &str,
+    ) -> Result<Verdict, VerifyError> {
+        match v.cached(client_id, secret, phc) {
+            Ok(verdict) => Ok(verdict),
+            Err(miss) => v.hash(client_id, secret, phc, miss).await,
+        }
+    }
+
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters() {
         let secret = ClientSecret::generate("dh").unwrap();
@@ -273,20 +309,20 @@ mod tests {
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
         assert_eq!(
-            v.verify("id", &secret, &phc, || Ok(())).await.unwrap(),
+            verify(&v, "id", &secret, &phc).await.unwrap(),
             Verdict::Valid
         );
         assert_eq!(
-            v.verify("id", &other, &phc, || Ok(())).await.unwrap(),
+            verify(&v, "id", &other, &phc).await.unwrap(),
             Verdict::Invalid
         );
         // Cached now; the cache still refuses the wrong secret.
         assert_eq!(
-            v.verify("id", &secret, &phc, || Ok(())).await.unwrap(),
+            verify(&v, "id", &secret, &phc).await.unwrap(),
             Verdict::CachedValid
         );
         assert_eq!(
-            v.verify("id", &other, &phc, || Ok(())).await.unwrap(),
+            verify(&v, "id", &other, &phc).await.unwrap(),
             Verdict::Invalid
         );
     }
@@ -296,17 +332,10 @@ mod tests {
         let secret = ClientSecret::generate("dh").unwrap();
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
-        assert!(
-            v.verify("id", &secret, &phc, || Ok(()))
-                .await
-                .unwrap()
-                .is_valid()
-        );
+        assert!(verify(&v, "id", &secret, &phc).await.unwrap().is_valid());
         let other_phc = hash_secret(&ClientSecret::generate("dh").unwrap()).unwrap();
         assert_eq!(
-            v.verify("id", &secret, &other_phc, || Ok(()))
-                .await
-                .unwrap(),
+            verify(&v, "id", &secret, &other_phc).await.unwrap(),
             Verdict::Invalid
         );
     }
@@ -316,10 +345,7 @@ mod tests {
         let v = SecretVerifier::new(1, Duration::from_millis(50)).unwrap();
         let _held = v.permits.acquire().await.unwrap();
         let secret = ClientSecret::generate("dh").unwrap();
-        let err = v
-            .verify("id", &secret, "$argon2id$x", || Ok(()))
-            .await
-            .unwrap_err();
+        let err = verify(&v, "id", &secret, "$argon2id$x").await.unwrap_err();
         assert!(matches!(err, VerifyError::Busy));
     }
 
@@ -341,30 +367,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn admission_is_asked_only_when_a_hash_is_needed() {
+    async fn a_cache_hit_needs_no_hash_and_a_miss_says_so() {
         let secret = ClientSecret::generate("dh").unwrap();
         let phc = hash_secret(&secret).unwrap();
         let v = verifier();
-        let refuse = || Err(Duration::from_secs(7));
-        let err = v.verify("id", &secret, &phc, refuse).await.unwrap_err();
-        assert!(matches!(err, VerifyError::NotAdmitted(d) if d == Duration::from_secs(7)));
+        let miss = v.cached("id", &secret, &phc).unwrap_err();
         assert_eq!(
-            v.verify("id", &secret, &phc, || Ok(())).await.unwrap(),
+            v.hash("id", &secret, &phc, miss).await.unwrap(),
             Verdict::Valid
         );
-        let never = || -> Result<(), Duration> { panic!("admission asked on a cache hit") };
-        assert_eq!(
-            v.verify("id", &secret, &phc, never).await.unwrap(),
-            Verdict::CachedValid
-        );
+        assert_eq!(v.cached("id", &secret, &phc).unwrap(), Verdict::CachedValid);
+        assert!(v.cached("other-id", &secret, &phc).is_err());
     }
 
     #[tokio::test]
     async fn a_malformed_stored_hash_never_verifies() {
         let secret = ClientSecret::generate("dh").unwrap();
         assert_eq!(
-            verifier()
-                .verify("id", &secret, "not a phc", || Ok(()))
+            verify(&verifier(), "id", &secret, "not a phc")
                 .await
                 .unwrap(),
             Verdict::Invalid

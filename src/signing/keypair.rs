@@ -124,13 +124,17 @@ impl PublicJwk {
     pub fn thumbprint(&self) -> String {
         // Serialization of this struct emits exactly the required members in lexicographic
         // order (optional ones are None for the key type), which is the RFC 7638 input.
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        #[allow(clippy::expect_used)]
+        let canonical =
+            serde_json::to_vec(self).expect("invariant: a struct of strings serializes");
         URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, &canonical))
     }
 
     /// The JWKS entry: the public members plus `kid`, `alg` and `use: "sig"`.
     pub fn to_jwks_entry(&self, kid: &str, alg: Algorithm) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
+        #[allow(clippy::expect_used)]
+        let mut value =
+            serde_json::to_value(self).expect("invariant: a struct of strings serializes");
         if let Some(object) = value.as_object_mut() {
             object.insert("kid".into(), kid.into());
             object.insert("alg".into(), alg.as_str().into());

@@ -62,12 +62,40 @@ pub struct Keyring {
     /// leaves): the server rebuilds then.
     pub next_change: Option<DateTime<Utc>>,
     /// The state of every stored key, for the metrics.
-    pub state_counts: Vec<&'static str>,
+    pub key_states: Vec<&'static str>,
     /// When the current key started signing.
     pub current_since: Option<DateTime<Utc>>,
 }
 
 impl Keyring {
+    /// A keyring of one new key of `alg`, current since `now`, sealed under a throwaway master
+    /// key; and that key's public JWK. For tests and benchmarks of what signs.
+    pub fn with_one_key(
+        alg: Algorithm,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, String), SigningError> {
+        let master = MasterKey::generate()?;
+        let generated = super::keypair::generate(alg)?;
+        let public_jwk = generated.public_jwk.clone();
+        let key = crate::store::StoredSigningKey {
+            sealed_private: Some(master.seal(&generated.kid, &generated.pkcs8)?),
+            kid: generated.kid,
+            alg: alg.as_str().into(),
+            public_jwk: generated.public_jwk,
+            created_at: now,
+            activates_at: now,
+            revoked_at: None,
+        };
+        let set = SigningKeySet {
+            epoch: 1,
+            keys: vec![key],
+            master_key_check: None,
+        };
+        let policy = Policy::from_config(&crate::config::Config::default());
+        let keyring = Self::build(&set, &master, &policy, now, None)?;
+        Ok((keyring, public_jwk))
+    }
+
     /// Builds the keyring for `now`. `previous` lends its decoded key when the kid is unchanged.
     pub fn build(
         set: &SigningKeySet,
@@ -95,7 +123,7 @@ impl Keyring {
             jwks: render_jwks(published.iter().copied()),
             verifier: TokenVerifier::from_public_jwks(published.into_iter()),
             next_change: lifecycle::next_change(&set.keys, now, policy),
-            state_counts: statuses.iter().map(|s| s.state.as_str()).collect(),
+            key_states: statuses.iter().map(|s| s.state.as_str()).collect(),
             current_since: lifecycle::current(&statuses).map(|k| k.activates_at),
         })
     }

@@ -70,7 +70,7 @@ pub struct KeyStatus<'a> {
     pub removed_after: Option<DateTime<Utc>>,
 }
 
-/// One step of a plan; [`super::operations`] turns `Create` into a generated key.
+/// One step of a plan; [`super::service`] turns `Create` into a generated key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Create { activates_at: DateTime<Utc> },
@@ -89,8 +89,21 @@ pub enum LifecycleError {
     AlreadyRevoked(String),
 }
 
+/// `at` + `duration`, saturating at the end of time: the settings are bounded when the config
+/// is read, but a lifecycle computed from them must never panic on a clock or a stored date.
 fn after(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
-    at + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `at` − `duration`, saturating at the start of time.
+fn before(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| at.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// Keys in activation order (ties broken by creation, then kid), as the store returns them.
@@ -119,7 +132,7 @@ pub fn classify<'a>(
         .rev()
         .find(|k| k.activates_at <= now && k.revoked_at.is_none())
         .map(|k| k.kid.as_str());
-    let keep = policy.ttl + policy.retire_leeway;
+    let keep = policy.ttl.saturating_add(policy.retire_leeway);
     sorted
         .iter()
         .enumerate()
@@ -191,8 +204,7 @@ fn rotation_due(statuses: &[KeyStatus<'_>], policy: &Policy) -> Option<DateTime<
     }
     let current = current(statuses)?;
     let activation = after(current.activates_at, policy.rotation_interval);
-    let publish = activation - chrono::Duration::from_std(policy.publish_ahead).unwrap_or_default();
-    Some(publish)
+    Some(before(activation, policy.publish_ahead))
 }
 
 /// The steps that bring the keys in line with the time: a signing key exists, a scheduled

@@ -38,8 +38,10 @@ impl MasterKey {
     /// A key from its 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let bytes = Zeroizing::new(bytes);
+        #[allow(clippy::expect_used)]
         let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, bytes.as_ref()).unwrap_or_else(|_| unreachable!()),
+            UnboundKey::new(&AES_256_GCM, bytes.as_ref())
+                .expect("invariant: 32 bytes are an AES-256 key"),
         );
         Self { key, bytes }
     }

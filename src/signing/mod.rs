@@ -6,48 +6,17 @@
 //!   stored keys, the settings and the time.
 //! - [`keyring`]: the in-memory view a server signs with and serves as the JWKS, refreshed
 //!   when the stored keys change.
-//! - [`operations`]: rotate, revoke, list and maintain, as transactions on the store.
+//! - [`service`]: rotate, revoke, list and maintain, as transactions on the store; master-key
+//!   rotation; the loop that keeps a keyring in step.
 
 pub mod keypair;
 pub mod keyring;
 pub mod lifecycle;
 pub mod master_key;
-pub mod operations;
+pub mod service;
 pub mod verify;
 
-use serde::{Deserialize, Serialize};
-
-/// A JWS signing algorithm (RFC 7518 §3.1, RFC 8037 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Algorithm {
-    /// ECDSA with P-256 and SHA-256: the default (small keys and signatures, fast).
-    #[serde(rename = "ES256")]
-    Es256,
-    /// Ed25519.
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys: for verifiers that know nothing else.
-    #[serde(rename = "RS256")]
-    Rs256,
-}
-
-impl Algorithm {
-    /// The JOSE `alg` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Es256 => "ES256",
-            Self::EdDsa => "EdDSA",
-            Self::Rs256 => "RS256",
-        }
-    }
-
-    /// Reads a JOSE `alg` name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Es256, Self::EdDsa, Self::Rs256]
-            .into_iter()
-            .find(|a| a.as_str() == text)
-    }
-}
+pub use crate::domain::Algorithm;
 
 /// Why a signing key could not be made, opened or used.
 #[derive(Debug, thiserror::Error)]

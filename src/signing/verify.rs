@@ -5,6 +5,8 @@
 //! RFC 9068 §4: `typ` must be `at+jwt`; `iss`, `aud`, `exp` are checked.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm as JwtAlgorithm, DecodingKey, Validation};
@@ -23,10 +25,55 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// The published keys, ready to verify with.
-#[derive(Default)]
+/// Seconds a token is still accepted after its `exp`, for clock skew.
+const LEEWAY_SECS: u64 = 30;
+/// How many verified tokens are remembered, and for how long at most.
+const VERIFIED_CAPACITY: u64 = 10_000;
+const VERIFIED_TTL: Duration = Duration::from_secs(300);
+
+/// The published keys, ready to verify with, and the tokens they verified lately.
+///
+/// A management caller sends the same token on every request (a webhook delivery worker, one
+/// per delivery), and its signature check is most of the request's cost. A token whose exact
+/// bytes verified before is taken from memory until its `exp` (and at most five minutes); the
+/// memory belongs to this verifier, which is rebuilt whenever the published keys change, so a
+/// revoked signing key's tokens are never found in it. Only successes are remembered.
 pub struct TokenVerifier {
     keys: HashMap<String, (DecodingKey, JwtAlgorithm)>,
+    verified: moka::sync::Cache<[u8; 32], Arc<Verified>>,
+}
+
+struct Verified {
+    claims: Value,
+    exp: u64,
+}
+
+impl Default for TokenVerifier {
+    fn default() -> Self {
+        Self {
+            keys: HashMap::new(),
+            verified: verified_cache(),
+        }
+    }
+}
+
+fn verified_cache() -> moka::sync::Cache<[u8; 32], Arc<Verified>> {
+    moka::sync::Cache::builder()
+        .max_capacity(VERIFIED_CAPACITY)
+        .time_to_live(VERIFIED_TTL)
+        .build()
+}
+
+/// SHA-256 of the token and what it was checked against, so a hit needs the very same bytes.
+fn fingerprint(token: &str, issuer: &str, audience: &str) -> [u8; 32] {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [token, issuer, audience] {
+        context.update(&(part.len() as u64).to_be_bytes());
+        context.update(part.as_bytes());
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(context.finish().as_ref());
+    out
 }
 
 impl TokenVerifier {
@@ -45,12 +92,40 @@ impl TokenVerifier {
                 Some((kid, (DecodingKey::from_jwk(&jwk).ok()?, alg)))
             })
             .collect();
-        Self { keys }
+        Self {
+            keys,
+            verified: verified_cache(),
+        }
     }
 
     /// The claims of `token` if a published key signed it with its own algorithm, its `typ` is
     /// `at+jwt`, `iss` is `issuer`, `aud` contains `audience`, and it has not expired.
     pub fn verify(&self, token: &str, issuer: &str, audience: &str) -> Result<Value, TokenError> {
+        let fingerprint = fingerprint(token, issuer, audience);
+        if let Some(known) = self.verified.get(&fingerprint) {
+            let now = jsonwebtoken::get_current_timestamp();
+            if now <= known.exp.saturating_add(LEEWAY_SECS) {
+                return Ok(known.claims.clone());
+            }
+            self.verified.invalidate(&fingerprint);
+        }
+        let claims = self.verify_signature(token, issuer, audience)?;
+        if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
+            let known = Arc::new(Verified {
+                claims: claims.clone(),
+                exp,
+            });
+            self.verified.insert(fingerprint, known);
+        }
+        Ok(claims)
+    }
+
+    fn verify_signature(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Value, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if !header
             .typ
@@ -63,7 +138,7 @@ impl TokenVerifier {
         let (key, alg) = self.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(*alg);
         validation.algorithms = vec![*alg];
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);

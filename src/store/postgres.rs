@@ -2,15 +2,38 @@
 
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::StoreError;
-use super::sql::impl_store;
+use sqlx::Postgres;
+
+use super::sql::{Backend, SqlStore};
+use super::{StoreError, StoredCredential};
 use crate::config::DatabaseConfig;
+use crate::domain::ClientId;
 
 /// A PostgreSQL database reached through a connection pool.
-pub struct PgStore {
-    pool: PgPool,
+pub type PgStore = SqlStore<Postgres>;
+
+impl Backend for Postgres {
+    /// Nothing: every read goes through the pool.
+    type Extra = ();
+
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    /// One indexed read through the pool, on every request, so a key deleted on any node is
+    /// refused by every node at once.
+    async fn credential(
+        store: &PgStore,
+        client_id: &ClientId,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        let row: Option<super::sql::CredentialRow> = sqlx::query_as(super::sql::CREDENTIAL_SQL)
+            .bind(client_id.as_str())
+            .fetch_optional(&store.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
 }
 
 impl PgStore {
@@ -26,23 +49,6 @@ impl PgStore {
             .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))?;
         // Several nodes may start at once: sqlx takes an advisory lock around migrations.
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self::new(pool, ()))
     }
 }
-
-impl PgStore {
-    /// The token path's lookup: one indexed read through the pool, on every request, so a key
-    /// deleted on any node is refused by every node at once.
-    async fn find_credential(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<super::StoredCredential>, StoreError> {
-        let row: Option<super::sql::CredentialRow> = sqlx::query_as(super::sql::CREDENTIAL_SQL)
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(Into::into))
-    }
-}
-
-impl_store!(PgStore, sqlx::Postgres);

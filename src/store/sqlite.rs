@@ -1,4 +1,5 @@
-//! The embedded default: one SQLite file in WAL mode.
+//! The embedded default: one SQLite file in WAL mode, readable by tokenmint's user alone
+//! ([`super::file_modes`]).
 //!
 //! Writes and listings go through sqlx's pool. The token path's one read does not: sqlx runs each
 //! SQLite connection on a thread of its own, and the hop there and back costs about as much as
@@ -14,25 +15,37 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::Sqlite;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::StoreError;
-use super::sql::impl_store;
+use super::sql::{Backend, SqlStore};
+use super::{StoreError, StoredCredential};
 use crate::config::DatabaseConfig;
+use crate::domain::ClientId;
+
+/// How long the token path's read waits for a lock. The read runs on the async runtime's
+/// thread with no await point, so no async timeout can cut it: this is its bound. In WAL mode a
+/// reader waits only while a checkpoint or a migration holds the file, rarely and briefly; past
+/// this, the request answers 503 and the thread moves on.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// A SQLite database file, created with its parent folder when missing.
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// The database file, for the token path's own read-only connections.
-    path: PathBuf,
-    busy_timeout: Duration,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-thread_local! {
-    /// Read-only connections of this thread, by database file.
-    static READERS: RefCell<HashMap<PathBuf, rusqlite::Connection>> = RefCell::new(HashMap::new());
+impl Backend for Sqlite {
+    /// The token path's reader (see the module doc).
+    type Extra = CredentialReader;
+
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn credential(
+        store: &SqliteStore,
+        client_id: &ClientId,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        store.extra.read(client_id)
+    }
 }
 
 impl SqliteStore {
@@ -52,11 +65,7 @@ impl SqliteStore {
                 "database.url: an in-memory SQLite database cannot be shared; use a file".into(),
             ));
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Open(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
+        super::file_modes::prepare(&path)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
@@ -64,41 +73,48 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", config.url)))?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self {
-            pool,
-            path,
-            busy_timeout: config.acquire_timeout,
-        })
+        super::file_modes::restrict(&path)?;
+        Ok(Self::new(pool, CredentialReader { path }))
     }
+}
 
-    /// The token path's lookup, on this thread's read-only connection (see the module doc).
-    async fn find_credential(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<super::StoredCredential>, StoreError> {
+thread_local! {
+    /// Read-only connections of this thread, by database file.
+    static READERS: RefCell<HashMap<PathBuf, rusqlite::Connection>> = RefCell::new(HashMap::new());
+}
+
+/// The token path's one read, on a read-only rusqlite connection of the calling thread (opened
+/// on first use, kept for the thread's life) with a cached statement (see the module doc).
+pub struct CredentialReader {
+    path: PathBuf,
+}
+
+impl CredentialReader {
+    /// The credential of `client_id`, as the pool would read it.
+    fn read(&self, client_id: &ClientId) -> Result<Option<super::StoredCredential>, StoreError> {
         READERS.with(|readers| {
             let mut readers = readers.borrow_mut();
             let connection = match readers.get(&self.path) {
                 Some(connection) => connection,
                 None => {
-                    let opened =
-                        open_reader(&self.path, self.busy_timeout).map_err(reader_error)?;
+                    let opened = open_reader(&self.path).map_err(reader_error)?;
                     readers.entry(self.path.clone()).or_insert(opened)
                 }
             };
-            read_credential(connection, client_id).map_err(reader_error)
+            read_credential(connection, client_id.as_str()).map_err(reader_error)
         })
     }
 }
 
-fn open_reader(path: &Path, busy_timeout: Duration) -> rusqlite::Result<rusqlite::Connection> {
+fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = rusqlite::Connection::open_with_flags(path, flags)?;
-    connection.busy_timeout(busy_timeout)?;
+    connection.busy_timeout(READ_BUSY_TIMEOUT)?;
     Ok(connection)
 }
 
+/// Reads the row as sqlx would: `expires_at` is RFC 3339 text, as sqlx writes it.
 fn read_credential(
     connection: &rusqlite::Connection,
     client_id: &str,
@@ -107,17 +123,7 @@ fn read_credential(
     let mut statement = connection.prepare_cached(super::sql::CREDENTIAL_SQL)?;
     statement
         .query_row([client_id], |row| {
-            let expires_at: Option<String> = row.get(5)?;
-            let expires_at = expires_at
-                .map(|text| chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()))
-                .transpose()
-                .map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        5,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?;
+            let expires_at = time_at(row, 5)?;
             Ok(super::sql::CredentialRow {
                 client_id: row.get(0)?,
                 team_slug: row.get(1)?,
@@ -125,6 +131,10 @@ fn read_credential(
                 scopes: row.get(3)?,
                 secret_hash: row.get(4)?,
                 expires_at,
+                token_ttl_seconds: row.get(6)?,
+                token_requests_per_second: row.get(7)?,
+                previous_secret_hash: row.get(8)?,
+                previous_secret_expires_at: time_at(row, 9)?,
             })
         })
         .optional()
@@ -145,4 +155,124 @@ fn reader_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite);
+/// Column `index` of `row`: an RFC 3339 time as SQLite keeps it (sqlx's chrono text), or NULL.
+fn time_at(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()))
+        .transpose()
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration as Span, TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::TeamSlug;
+    use crate::store::{NewApiKey, NewAuditEvent, Store, Team};
+
+    /// A store in a fresh folder with team `acme` and one key expiring at `expires_at`.
+    async fn store_with_key(dir: &Path, expires_at: Option<chrono::DateTime<Utc>>) -> SqliteStore {
+        let config = DatabaseConfig {
+            url: format!("sqlite://{}/t.db", dir.display()),
+            ..DatabaseConfig::default()
+        };
+        let store = SqliteStore::open(&config).await.unwrap();
+        let now = crate::store::now();
+        let audit = |action: &str| NewAuditEvent {
+            at: now,
+            actor: "cli".into(),
+            action: action.into(),
+            team: Some("acme".into()),
+            target: "acme".into(),
+            source_ip: None,
+            detail: serde_json::json!({}),
+        };
+        let team = Team {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            created_at: now,
+        };
+        store
+            .insert_team(&team, &audit("team.create"))
+            .await
+            .unwrap();
+        let key = NewApiKey {
+            client_id: client_id(),
+            team: TeamSlug::parse("acme").unwrap(),
+            label: "l".into(),
+            env: crate::domain::KeyEnv::Test,
+            scopes: vec!["logs:read".into(), "admin".into()],
+            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            secret_fingerprint: "f".repeat(64),
+            created_at: now,
+            expires_at,
+            limits: crate::store::KeyLimits {
+                token_ttl_secs: Some(3600),
+                token_requests_per_second: Some(u32::MAX),
+            },
+        };
+        store
+            .insert_api_key(&key, &audit("api_key.create"))
+            .await
+            .unwrap();
+        store
+    }
+
+    fn client_id() -> ClientId {
+        ClientId::parse("dh_live_0123456789abcdefghijkl").unwrap()
+    }
+
+    /// The same row through the pool (sqlx) and through the token path's reader (rusqlite).
+    async fn both_reads(store: &SqliteStore) -> [Option<crate::store::StoredCredential>; 2] {
+        let id = client_id();
+        let pooled: Option<crate::store::sql::CredentialRow> =
+            sqlx::query_as(crate::store::sql::CREDENTIAL_SQL)
+                .bind(id.as_str())
+                .fetch_optional(&store.pool)
+                .await
+                .unwrap();
+        [pooled.map(Into::into), store.extra.read(&id).unwrap()]
+    }
+
+    #[tokio::test]
+    async fn both_drivers_read_a_credential_identically() {
+        let expiries = [
+            None,
+            Some(Utc.with_ymd_and_hms(2031, 2, 3, 4, 5, 6).unwrap() + Span::microseconds(789_012)),
+            Some(Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()),
+        ];
+        for expires_at in expiries {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store_with_key(dir.path(), expires_at).await;
+            let [pooled, direct] = both_reads(&store).await;
+            let pooled = pooled.expect("the pool finds the row");
+            assert_eq!(Some(&pooled), direct.as_ref(), "{expires_at:?}");
+            assert_eq!(pooled.expires_at, expires_at);
+            assert_eq!(pooled.limits.token_ttl_secs, Some(3600));
+            assert_eq!(pooled.limits.token_requests_per_second, Some(u32::MAX));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_row_is_none_for_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_key(dir.path(), None).await;
+        assert!(
+            store
+                .extra
+                .read(&ClientId::parse("dh_live_nobodynobodynobodynobo").unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -27,12 +27,15 @@ async fn keys_create_and_list_print_the_documented_json(app: TestApp) {
             "client_id",
             "client_secret",
             "created_at",
+            "env",
             "expires_at",
             "label",
             "scopes",
             "team"
-        ]
+        ],
+        "DESIGN.md's fields, and env (live or test), which API clients could not see before"
     );
+    assert_eq!(key.json["env"], "live");
     assert!(key.client_secret.starts_with("dh_secret_"));
     let created =
         chrono::DateTime::parse_from_rfc3339(key.json["created_at"].as_str().unwrap()).unwrap();
@@ -47,6 +50,7 @@ async fn keys_create_and_list_print_the_documented_json(app: TestApp) {
     assert_eq!(entry["client_id"], key.json["client_id"]);
     assert_eq!(entry["created_at"], key.json["created_at"]);
     assert!(entry.get("client_secret").is_none());
+    assert_eq!(entry["env"], "live");
     assert_eq!(entry["last_used_at"], Value::Null);
     let text = app.cli_ok(&["keys", "list", "--team", "acme"]).await;
     assert!(!text.contains(&key.client_secret) && text.contains(&key.client_id));

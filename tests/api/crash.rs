@@ -48,26 +48,10 @@ async fn sigkill_loses_nothing_acknowledged(app: TestApp) {
     };
     let mut acknowledged = vec![first.clone()];
     for i in 0..6 {
-        if i == 3 {
-            // A CLI killed while it creates a key: it may or may not have committed, never half.
-            let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
-                .args([
-                    "--config",
-                    app.config_path.to_str().unwrap(),
-                    "keys",
-                    "create",
-                    "--team",
-                    "acme",
-                    "--label",
-                    "killed",
-                ])
-                .env_remove("TOKENMINT_MASTER_KEY")
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(15)).await;
-            let _ = child.start_kill();
-            let _ = child.wait().await;
+        if let Some(delay) = [10, 40, 80].get(i) {
+            // A CLI killed while it creates a key: it may or may not have committed, never
+            // half (checked below against the audit log, written in the same transaction).
+            kill_after(&app, &format!("killed-{i}"), Duration::from_millis(*delay)).await;
         }
         acknowledged.push(app.create_key(&[]).await);
     }
@@ -107,10 +91,37 @@ async fn sigkill_loses_nothing_acknowledged(app: TestApp) {
     }
     let listed = app.cli_json(&["keys", "list", "--team", "acme"]).await;
     let listed = listed.as_array().unwrap();
-    assert!(
-        listed.len() >= acknowledged.len() && listed.len() <= acknowledged.len() + 1,
-        "{listed:?}"
+    let audit = app
+        .cli_json(&["audit", "--team", "acme", "--limit", "1000"])
+        .await;
+    let created_in_audit: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "api_key.create")
+        .filter_map(|e| e["target"].as_str())
+        .collect();
+    let killed: Vec<&Value> = listed
+        .iter()
+        .filter(|k| k["label"].as_str().unwrap().starts_with("killed-"))
+        .collect();
+    assert_eq!(
+        listed.len(),
+        acknowledged.len() + killed.len(),
+        "every acknowledged key, and whatever the killed CLIs committed: {listed:?}"
     );
+    assert_eq!(
+        created_in_audit.len(),
+        listed.len(),
+        "a key is stored exactly when its audit row is: {audit}"
+    );
+    for key in listed {
+        let client_id = key["client_id"].as_str().unwrap();
+        assert!(
+            created_in_audit.contains(&client_id),
+            "{client_id} has its audit row"
+        );
+    }
     for key in listed {
         for field in ["client_id", "label", "created_at"] {
             assert!(key[field].is_string(), "a whole row: {key}");
@@ -123,6 +134,20 @@ async fn sigkill_loses_nothing_acknowledged(app: TestApp) {
     let signing_after = app.cli_json(&["signing-keys", "list"]).await;
     assert_eq!(signing_after, signing_before, "signing keys intact");
     restarted.stop().await;
+}
+
+/// Starts `keys create --label LABEL` and kills it after `delay`.
+async fn kill_after(app: &TestApp, label: &str, delay: Duration) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["--config", app.config_path.to_str().unwrap()])
+        .args(["keys", "create", "--team", "acme", "--label", label])
+        .env_remove("TOKENMINT_MASTER_KEY")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(delay).await;
+    let _ = child.start_kill();
+    let _ = child.wait().await;
 }
 
 backend_tests!(sigkill_loses_nothing_acknowledged);

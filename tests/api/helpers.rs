@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -13,118 +12,23 @@ use serde_json::Value;
 use tokenmint::app::App;
 use tokenmint::config::Config;
 
+#[macro_use]
+mod macros;
+mod database;
 mod processes;
+pub mod raw;
+mod responses;
 
+pub use database::postgres_url;
+use database::{TestDb, require_postgres};
 pub use processes::{CuttableProxy, ServeProcess};
+pub use responses::ApiResponse;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// The PostgreSQL server tests use: `TOKENMINT_TEST_DATABASE_URL`, else the local `test` database.
-pub fn postgres_url() -> String {
-    std::env::var("TOKENMINT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-/// Whether PostgreSQL answers; without it the PostgreSQL runs are skipped loudly, except in CI
-/// (`CI=true`), where a missing server fails the suite.
-async fn postgres_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    if let Some(known) = AVAILABLE.get() {
-        return *known;
-    }
-    let url = postgres_url();
-    let connected = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&url))
-        .await
-        .is_ok_and(|r| r.is_ok());
-    if !connected {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "CI=true but PostgreSQL does not answer at {url}: the PostgreSQL tests may not be skipped in CI"
-            );
-        }
-        // Written to the stderr handle, not with eprintln!, which the test harness captures.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!(
-                "\n*** SKIPPED: PostgreSQL tests — no server at {url}.\n*** Start PostgreSQL or set \
-                 TOKENMINT_TEST_DATABASE_URL to run them (CI runs them always).\n\n"
-            )
-            .as_bytes(),
-        );
-    }
-    *AVAILABLE.get_or_init(|| connected)
-}
-
-/// A fresh database for one test: a SQLite file in the test's folder, or a PostgreSQL schema of
-/// its own (dropped when the test ends), so tests run in parallel.
-struct TestDb {
-    url: String,
-    schema: Option<String>,
-}
-
-impl TestDb {
-    async fn create(backend: Backend, dir: &std::path::Path) -> Self {
-        match backend {
-            Backend::Sqlite => Self {
-                url: format!("sqlite://{}/tokenmint.db", dir.display()),
-                schema: None,
-            },
-            Backend::Postgres => {
-                let schema = format!("tm_{}", uuid::Uuid::new_v4().simple());
-                let pool = sqlx::PgPool::connect(&postgres_url())
-                    .await
-                    .expect("connect to PostgreSQL");
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&pool)
-                    .await
-                    .expect("create schema");
-                pool.close().await;
-                let separator = if postgres_url().contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                let url = format!(
-                    "{}{separator}options=-c%20search_path%3D{schema}",
-                    postgres_url()
-                );
-                Self {
-                    url,
-                    schema: Some(schema),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(schema) = self.schema.take() else {
-            return;
-        };
-        // Drop runs outside async: a short-lived runtime on its own thread does the clean-up.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// An API key as `keys create --json` prints it.
@@ -177,11 +81,10 @@ pub const THIRD_AUDIENCE: &str = "https://third.example.com";
 
 impl TestApp {
     /// A running server on `backend` whose settings `env` overrides (`TOKENMINT_…` variables,
-    /// given to the server and to every CLI call); `None` when the backend is unavailable
-    /// outside CI.
-    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<Self> {
-        if backend == Backend::Postgres && !postgres_available().await {
-            return None;
+    /// given to the server and to every CLI call).
+    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Self {
+        if backend == Backend::Postgres {
+            require_postgres().await;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let db = TestDb::create(backend, dir.path()).await;
@@ -209,10 +112,10 @@ impl TestApp {
             running: None,
         };
         app.start().await;
-        Some(app)
+        app
     }
 
-    pub async fn spawn(backend: Backend) -> Option<Self> {
+    pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
     }
 
@@ -254,7 +157,13 @@ impl TestApp {
 
     /// Runs the `tokenmint` binary with this app's config.
     pub async fn cli(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        self.cli_with_stdin(args, b"").await
+    }
+
+    /// Runs the `tokenmint` binary with this app's config and `input` on its stdin.
+    pub async fn cli_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
             .arg("--config")
             .arg(&self.config_path)
             .args(args)
@@ -262,9 +171,15 @@ impl TestApp {
             .env_remove("TOKENMINT_MASTER_KEY")
             .env_remove("RUST_LOG")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .await
-            .expect("run tokenmint")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tokenmint");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).await.expect("write stdin");
+        drop(stdin);
+        child.wait_with_output().await.expect("tokenmint output")
     }
 
     /// Runs the CLI, requires success, and returns stdout.
@@ -444,47 +359,6 @@ impl TestApp {
     }
 }
 
-/// A response, read whole: status, headers and the body as JSON (`Null` when empty).
-#[derive(Debug)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-impl ApiResponse {
-    pub async fn read(response: reqwest::Response) -> Self {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Self {
-            status,
-            headers,
-            body,
-            text,
-        }
-    }
-
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// Requires an RFC 9457 problem document with this status and `error` code.
-    pub fn assert_problem(&self, status: u16, error: &str) {
-        assert_eq!(self.status, status, "{}", self.text);
-        assert_eq!(self.header("content-type"), "application/problem+json");
-        assert_eq!(self.body["status"], status, "{}", self.text);
-        assert_eq!(self.body["error"], error, "{}", self.text);
-        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
-        assert!(self.body["title"].is_string() && self.body["type"].is_string());
-    }
-}
-
 /// Verifies `token` against `jwks` with jsonwebtoken.
 pub fn verify_with(jwks: &JwkSet, token: &str, audience: &str) -> Result<Value, String> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
@@ -518,36 +392,4 @@ pub fn basic(id: &str, secret: &str) -> String {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
     )
-}
-
-/// Like `backend_tests!`, with setting overrides: `backend_tests_with!([("TOKENMINT_…", "…")], name, …)`.
-macro_rules! backend_tests_with {
-    ($env:expr, $($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, &$env).await;
-                    super::$name(app.expect("SQLite is always available")).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(app) = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Postgres, &$env).await {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-/// Runs each listed `async fn(TestApp)` once per backend: `sqlite::name` and `postgres::name`.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        backend_tests_with!([], $($name),*);
-    };
 }

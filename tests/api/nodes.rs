@@ -12,7 +12,7 @@ use crate::helpers::{
 /// `signing.refresh` in the test config, plus slack for a loaded CI machine.
 const REFRESH_SLACK: Duration = Duration::from_secs(4);
 
-async fn postgres_app() -> Option<TestApp> {
+async fn postgres_app() -> TestApp {
     TestApp::spawn(Backend::Postgres).await
 }
 
@@ -45,10 +45,9 @@ async fn three_nodes(app: &TestApp) -> (Vec<String>, Vec<ServeProcess>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
 async fn a_key_works_on_every_node_at_once_and_its_deletion_too() {
-    let Some(app) = postgres_app().await else {
-        return;
-    };
+    let app = postgres_app().await;
     let (addrs, _nodes) = three_nodes(&app).await;
     let key = app.create_key(&[]).await;
     for addr in &addrs {
@@ -74,10 +73,9 @@ async fn a_key_works_on_every_node_at_once_and_its_deletion_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
 async fn simultaneous_rotations_make_exactly_one_new_key() {
-    let Some(app) = postgres_app().await else {
-        return;
-    };
+    let app = postgres_app().await;
     let (addrs, _nodes) = three_nodes(&app).await;
     let rotations: Vec<_> = (0..4)
         .map(|_| app.cli(&["signing-keys", "rotate", "--json"]))
@@ -126,10 +124,9 @@ async fn simultaneous_rotations_make_exactly_one_new_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
 async fn a_node_started_later_joins_with_no_set_up() {
-    let Some(app) = postgres_app().await else {
-        return;
-    };
+    let app = postgres_app().await;
     let key = app.create_key(&[]).await;
     app.cli_ok(&["signing-keys", "rotate", "--now"]).await;
     let late = app.start_node(&[]).await;
@@ -147,10 +144,9 @@ async fn a_node_started_later_joins_with_no_set_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
 async fn a_database_outage_gives_503_with_retry_after_and_service_recovers() {
-    let Some(app) = postgres_app().await else {
-        return;
-    };
+    let app = postgres_app().await;
     let key = app.create_key(&[]).await;
     let upstream = postgres_socket_addr();
     let proxy = CuttableProxy::start(upstream).await;

@@ -165,11 +165,65 @@ async fn cli_config_check_prints_or_names_the_bad_setting(app: TestApp) {
     assert!(version.starts_with("tokenmint "), "{version}");
 }
 
-backend_tests!(
-    metrics_parse_and_move_with_traffic,
-    request_ids_are_generated_or_echoed,
-    cli_config_check_prints_or_names_the_bad_setting,
-);
+backend_tests!(metrics_parse_and_move_with_traffic);
+
+/// Before any traffic, every labelled series an alert or a dashboard names exists, at 0.
+async fn every_series_exists_at_zero_before_traffic(app: TestApp) {
+    let samples = scrape(&app).await;
+    let expected = [
+        (
+            "tokenmint_token_requests_total",
+            "outcome",
+            &tokenmint::metrics::TOKEN_OUTCOMES[..],
+        ),
+        (
+            "tokenmint_credential_verifications_total",
+            "result",
+            &["cache_hit", "valid", "invalid", "not_admitted", "busy"],
+        ),
+        ("tokenmint_jwks_requests_total", "status", &["200", "304"]),
+        (
+            "tokenmint_database_errors_total",
+            "kind",
+            &["unavailable", "timeout", "other"],
+        ),
+        ("tokenmint_panics_total", "where", &["request", "task"]),
+        (
+            "tokenmint_connections_refused_total",
+            "reason",
+            &["per_address"],
+        ),
+        (
+            "tokenmint_connections_cut_total",
+            "reason",
+            &["silent", "header_timeout", "idle"],
+        ),
+        (
+            "tokenmint_api_keys",
+            "hygiene",
+            &["all", "rotation_due", "expiring_soon", "expired"],
+        ),
+    ];
+    for (family, label, values) in expected {
+        for value in values {
+            let series = format!("{family}{{{label}=\"{value}\"}}");
+            assert_eq!(samples.get(&series), Some(&0.0), "{series}");
+        }
+    }
+}
+
+mod storage_free {
+    use super::{
+        cli_config_check_prints_or_names_the_bad_setting,
+        every_series_exists_at_zero_before_traffic, request_ids_are_generated_or_echoed,
+    };
+
+    storage_free_tests!(
+        request_ids_are_generated_or_echoed,
+        cli_config_check_prints_or_names_the_bad_setting,
+        every_series_exists_at_zero_before_traffic,
+    );
+}
 
 mod metrics_off {
     use crate::helpers::TestApp;
@@ -178,7 +232,7 @@ mod metrics_off {
         assert_eq!(app.get("/metrics").await.status(), 404);
     }
 
-    backend_tests_with!(
+    storage_free_tests_with!(
         [("TOKENMINT_METRICS__ENABLED", "false")],
         metrics_can_be_turned_off
     );
@@ -222,8 +276,50 @@ mod metrics_bind {
         );
     }
 
-    backend_tests_with!(
+    storage_free_tests_with!(
         [("TOKENMINT_METRICS__BIND", "127.0.0.1:0")],
         metrics_move_to_their_own_listener
     );
+}
+
+mod logs {
+    use crate::helpers::TestApp;
+
+    /// A log that goes to a pipe (a file, journald) holds no colour codes even without
+    /// `NO_COLOR`; probes that succeed are at debug, so an info log shows only real requests;
+    /// latency is a number of milliseconds to the microsecond.
+    async fn a_piped_log_is_plain_and_leaves_probes_out(app: TestApp) {
+        let node = app
+            .start_node(&[("NO_COLOR", ""), ("RUST_LOG", "info")])
+            .await;
+        let http = reqwest::Client::new();
+        for path in ["/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"] {
+            let answer = http
+                .get(format!("http://{}{path}", node.addr))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{path}");
+        }
+        let log = node.stop().await;
+        assert!(
+            !log.contains('\u{1b}'),
+            "escape codes in a piped log:\n{log}"
+        );
+        let requests: Vec<&str> = log.lines().filter(|l| l.contains(" request ")).collect();
+        assert_eq!(requests.len(), 1, "only the JWKS request at info:\n{log}");
+        assert!(
+            requests[0].contains("route=\"/.well-known/jwks.json\""),
+            "{log}"
+        );
+        let latency = requests[0]
+            .split("latency_ms=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("a latency_ms field");
+        let decimals = latency.split('.').nth(1).map_or(0, str::len);
+        assert!(latency.parse::<f64>().is_ok() && decimals <= 3, "{latency}");
+    }
+
+    storage_free_tests!(a_piped_log_is_plain_and_leaves_probes_out);
 }

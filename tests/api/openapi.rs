@@ -69,6 +69,10 @@ async fn the_document_is_openapi_3_1_and_lists_every_route(app: TestApp) {
         ("GET", "/api/admin/signing-keys"),
         ("POST", "/api/admin/signing-keys/rotate"),
         ("POST", "/api/admin/signing-keys/{kid}/revoke"),
+        ("GET", "/api/teams/{team}/webhook-secret"),
+        ("POST", "/api/teams/{team}/webhook-secret/rotate"),
+        ("DELETE", "/api/teams/{team}/webhook-secret/previous"),
+        ("POST", "/api/teams/{team}/webhooks/sign"),
     ];
     let expected: BTreeSet<(String, String)> = expected
         .iter()
@@ -146,14 +150,14 @@ async fn the_cli_prints_the_same_document(app: TestApp) {
     assert_eq!(printed, served);
 }
 
-backend_tests!(
+storage_free_tests!(
     the_document_is_openapi_3_1_and_lists_every_route,
     the_cli_prints_the_same_document,
     every_documented_operation_is_a_route,
 );
 
 mod metrics_apart {
-    backend_tests_with!(
+    storage_free_tests_with!(
         [("TOKENMINT_METRICS__BIND", "127.0.0.1:0")],
         metrics_off_the_main_listener_are_not_documented_there,
     );

@@ -49,6 +49,18 @@ async fn jwks_answers_304_to_a_matching_etag(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
+    // RFC 9110 §13.1.2: `*`, or a list with the tag in it (weak comparison), also matches.
+    let etag = etag.to_str().unwrap();
+    for condition in ["*".to_string(), format!("\"other\", W/{etag}")] {
+        let response = app
+            .http
+            .get(format!("{}/.well-known/jwks.json", app.base))
+            .header("if-none-match", &condition)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 304, "{condition}");
+    }
 }
 
 async fn authorization_server_metadata_follows_rfc_8414(app: TestApp) {
@@ -81,6 +93,9 @@ async fn authorization_server_metadata_follows_rfc_8414(app: TestApp) {
             "settings:write",
             "keys:read",
             "keys:write",
+            "webhooks:read",
+            "webhooks:write",
+            "webhooks:sign",
             "admin"
         ]),
         "the catalog, then the management API's scopes"

@@ -251,3 +251,29 @@ fn next_change_is_the_earliest_future_boundary() {
     let keys = [key("a", 0, 0), key("b", 10, 11)];
     assert_eq!(next_change(&keys, t(10), &policy()), Some(t(11)));
 }
+
+#[test]
+fn extreme_durations_and_dates_saturate_instead_of_panicking() {
+    let huge = Policy {
+        ttl: Duration::MAX,
+        publish_ahead: Duration::MAX,
+        rotation_interval: Duration::MAX,
+        retire_leeway: Duration::MAX,
+    };
+    let mut keys = vec![key("a", 0, 0), key("b", 1, 1)];
+    keys[0].revoked_at = Some(t(2));
+    for now in [t(3), DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+        for policy in [huge, policy()] {
+            classify(&keys, now, &policy);
+            plan_maintenance(&keys, now, &policy);
+            plan_rotation(&keys, now, &policy, false);
+            next_change(&keys, now, &policy);
+        }
+    }
+    let far = key("far", 0, 0);
+    let mut far = vec![far];
+    far[0].activates_at = DateTime::<Utc>::MAX_UTC;
+    plan_maintenance(&far, t(0), &huge);
+    assert_eq!(after(t(0), Duration::MAX), DateTime::<Utc>::MAX_UTC);
+    assert_eq!(before(t(0), Duration::MAX), DateTime::<Utc>::MIN_UTC);
+}

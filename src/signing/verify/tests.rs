@@ -3,44 +3,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::*;
-use crate::config::Config;
+use crate::signing::Algorithm;
 use crate::signing::keyring::Keyring;
-use crate::signing::lifecycle::Policy;
-use crate::signing::master_key::MasterKey;
-use crate::signing::{Algorithm, keypair};
-use crate::store::{SigningKeySet, StoredSigningKey};
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "https://issuer.test";
 
 /// A keyring with one current key of `alg`, and the verifier of what it publishes.
 fn setup(alg: Algorithm) -> (Keyring, TokenVerifier, String) {
-    let master = MasterKey::generate().unwrap();
-    let generated = keypair::generate(alg).unwrap();
-    let now = crate::store::now();
-    let public_jwk = generated.public_jwk.clone();
-    let key = StoredSigningKey {
-        sealed_private: Some(master.seal(&generated.kid, &generated.pkcs8).unwrap()),
-        kid: generated.kid,
-        alg: alg.as_str().into(),
-        public_jwk: public_jwk.clone(),
-        created_at: now,
-        activates_at: now,
-        revoked_at: None,
-    };
-    let set = SigningKeySet {
-        epoch: 1,
-        keys: vec![key],
-        master_key_check: None,
-    };
-    let keyring = Keyring::build(
-        &set,
-        &master,
-        &Policy::from_config(&Config::default()),
-        now,
-        None,
-    )
-    .unwrap();
+    let (keyring, public_jwk) = Keyring::with_one_key(alg, crate::store::now()).unwrap();
     let verifier = TokenVerifier::from_public_jwks(std::iter::once(public_jwk.as_str()));
     (keyring, verifier, public_jwk)
 }
@@ -184,5 +155,40 @@ fn expired_or_foreign_audience_tokens_never_validate() {
         verifier
             .verify(&other_issuer, "https://elsewhere.test", AUDIENCE)
             .is_err()
+    );
+}
+
+#[test]
+fn a_remembered_token_is_still_checked_against_its_issuer_audience_and_bytes() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let token = sign(&keyring, 300, AUDIENCE);
+    let first = verifier.verify(&token, ISSUER, AUDIENCE).unwrap();
+    assert_eq!(verifier.verify(&token, ISSUER, AUDIENCE).unwrap(), first);
+    assert!(
+        verifier
+            .verify(&token, ISSUER, "https://other.test")
+            .is_err()
+    );
+    assert!(
+        verifier
+            .verify(&token, "https://other.test", AUDIENCE)
+            .is_err()
+    );
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{head}.{flipped}{}", &signature[1..]);
+    assert!(verifier.verify(&forged, ISSUER, AUDIENCE).is_err());
+}
+
+#[test]
+fn a_new_verifier_remembers_nothing_of_the_old_one() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let token = sign(&keyring, 300, AUDIENCE);
+    verifier.verify(&token, ISSUER, AUDIENCE).unwrap();
+    let (_, other_keys, _) = setup(Algorithm::Es256);
+    assert_eq!(
+        other_keys.verify(&token, ISSUER, AUDIENCE),
+        Err(TokenError::UnknownKey),
+        "the keys changed: the token is checked again"
     );
 }

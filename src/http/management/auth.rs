@@ -1,0 +1,72 @@
+//! The management API's caller, from the request: the one `Authorization: Bearer` header
+//! (RFC 6750 §2.1) and the client's address. Who the token stands for is decided by
+//! [`access::caller_of`].
+
+use std::net::SocketAddr;
+
+use super::problem::Problem;
+use crate::http::Management;
+use crate::manage::access::{self, Caller, NotACaller};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Management: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let state = Management::from_ref(state);
+        let token = bearer_token(parts)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or([127, 0, 0, 1].into(), |c| c.0.ip());
+        let ip = state.proxies.client_ip(peer, &parts.headers);
+        let issuer = &state.config.server.issuer;
+        let verifier = &state.keyring.get().verifier;
+        let now = state.clock.now();
+        let caller = access::caller_of(state.store.as_ref(), verifier, issuer, token, ip, now)
+            .await
+            .map_err(|refusal| match refusal {
+                NotACaller::InvalidToken(reason) => Problem::invalid_token(reason),
+                NotACaller::Store(error) => error.into(),
+            })?;
+        tracing::Span::current().record("client_id", caller.client_id.as_str());
+        Ok(caller)
+    }
+}
+
+/// The token of the one `Authorization: Bearer` header (the scheme is case-insensitive,
+/// RFC 9110 §11.1).
+fn bearer_token(parts: &Parts) -> Result<&str, Problem> {
+    let mut headers = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (headers.next(), headers.next()) else {
+        return Err(if parts.headers.contains_key(header::AUTHORIZATION) {
+            Problem::invalid_auth_request("send one Authorization header, not several")
+        } else {
+            Problem::no_token()
+        });
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| Problem::invalid_auth_request("the Authorization header is not ASCII"))?;
+    match text.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            if token.is_empty() || !token.bytes().all(is_token68) {
+                return Err(Problem::invalid_token("the bearer token is malformed"));
+            }
+            Ok(token)
+        }
+        _ => Err(Problem::no_token()),
+    }
+}
+
+/// RFC 6750 §2.1 `b64token` characters.
+fn is_token68(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}

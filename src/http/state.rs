@@ -1,0 +1,105 @@
+//! What handlers share: built once by the composition root ([`crate::app::App::build`]) and
+//! handed out in parts. A handler asks for the part it needs (`State<Management>`,
+//! `State<TokenEndpoint>`, …; axum's [`FromRef`] takes it out of [`AppState`]), so what a
+//! handler can reach is written in its signature.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::http::HeaderValue;
+use bytes::Bytes;
+
+use super::client_ip::TrustedProxies;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::oauth::grant::TokenIssuer;
+use crate::signing::keyring::KeyringHandle;
+use crate::signing::service::SigningService;
+use crate::store::Store;
+
+/// Every part, once.
+#[derive(Clone)]
+pub struct AppState {
+    pub token: TokenEndpoint,
+    pub management: Management,
+    pub documents: Documents,
+    /// The signing keys in memory: the JWKS, `/readyz` and `/metrics` read them.
+    pub keyring: KeyringHandle,
+    pub metrics: Arc<Metrics>,
+    /// Where handlers read the time (the token issuer holds the same clock).
+    pub clock: SharedClock,
+}
+
+/// The token endpoint's part: the issuer runs the grant; the proxies say whose
+/// `X-Forwarded-For` names the client.
+#[derive(Clone)]
+pub struct TokenEndpoint {
+    pub issuer: Arc<TokenIssuer>,
+    pub proxies: TrustedProxies,
+}
+
+/// The management API's part (and `/readyz`'s database check): the store the services share,
+/// and what its callers are checked against.
+#[derive(Clone)]
+pub struct Management {
+    /// The one store of the server; the token issuer and the signing service hold the same.
+    pub store: Arc<dyn Store>,
+    /// Rotation and revocation of signing keys.
+    pub signing: SigningService,
+    /// Verifies management tokens, and takes signing-key changes at once.
+    pub keyring: KeyringHandle,
+    pub clock: SharedClock,
+    pub proxies: TrustedProxies,
+    /// The issuer tokens must name, and the key prefix and scope catalog of new API keys.
+    pub config: Arc<Config>,
+    /// The teams' webhook signing secrets.
+    pub webhooks: Arc<crate::webhooks::WebhookService>,
+}
+
+/// Documents rendered once at start.
+#[derive(Clone)]
+pub struct Documents {
+    /// The RFC 8414 metadata document.
+    pub metadata: Bytes,
+    /// The OpenAPI document served at `/openapi.json` ([`super::openapi_document`]).
+    pub openapi: Bytes,
+    /// `Cache-Control` of the JWKS.
+    pub jwks_cache_control: HeaderValue,
+}
+
+impl FromRef<AppState> for TokenEndpoint {
+    fn from_ref(state: &AppState) -> Self {
+        state.token.clone()
+    }
+}
+
+impl FromRef<AppState> for Management {
+    fn from_ref(state: &AppState) -> Self {
+        state.management.clone()
+    }
+}
+
+impl FromRef<AppState> for Documents {
+    fn from_ref(state: &AppState) -> Self {
+        state.documents.clone()
+    }
+}
+
+impl FromRef<AppState> for KeyringHandle {
+    fn from_ref(state: &AppState) -> Self {
+        state.keyring.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.metrics)
+    }
+}
+
+impl FromRef<AppState> for SharedClock {
+    fn from_ref(state: &AppState) -> Self {
+        state.clock.clone()
+    }
+}

@@ -1,0 +1,159 @@
+//! The grant checklist without HTTP: a real SQLite store, a keyring of one key, and a clock
+//! the test sets.
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::*;
+use crate::audit::Actor;
+use crate::clock::Clock;
+use crate::manage::{self, NewKeyRequest};
+use crate::oauth::credentials::{ClientSecret, KeyEnv};
+use crate::signing::Algorithm;
+use crate::signing::keyring::Keyring;
+
+/// A clock that reads out the times it was given, then keeps the last one.
+struct ScriptedClock(Mutex<VecDeque<DateTime<Utc>>>);
+
+impl Clock for ScriptedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let mut times = self.0.lock().unwrap();
+        if times.len() > 1 {
+            times.pop_front().unwrap()
+        } else {
+            times[0]
+        }
+    }
+}
+
+struct Setup {
+    issuer: TokenIssuer,
+    client_id: String,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+/// An issuer on a fresh store with one key that expires in an hour from `created`, reading
+/// the time from `times`.
+async fn setup(created: DateTime<Utc>, times: &[DateTime<Utc>]) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.database.url = format!("sqlite://{}/grant.db", dir.path().display());
+    let store = crate::store::open(&config.database).await.unwrap();
+    manage::create_team(store.as_ref(), &Actor::Cli, "acme", None, created)
+        .await
+        .unwrap();
+    let request = NewKeyRequest {
+        team: "acme".into(),
+        label: "grant-test".into(),
+        scopes: vec!["logs:read".into(), "monitors:read".into()],
+        expires_in: Some(Duration::from_secs(3600)),
+        env: KeyEnv::Live,
+        token_ttl: None,
+        token_requests_per_second: None,
+    };
+    let created = manage::create_api_key(store.as_ref(), &Actor::Cli, &config, request, created)
+        .await
+        .unwrap();
+    let (keyring, _) = Keyring::with_one_key(Algorithm::Es256, crate::store::now()).unwrap();
+    let clock = ScriptedClock(Mutex::new(times.iter().copied().collect()));
+    let issuer = TokenIssuer::new(
+        &config,
+        store,
+        SecretVerifier::new(1, Duration::from_secs(5)).unwrap(),
+        UsageRecorder::default(),
+        KeyringHandle::new(keyring),
+        Arc::default(),
+    )
+    .with_clock(Arc::new(clock));
+    Setup {
+        issuer,
+        client_id: created.key.client_id,
+        secret: created.secret.expose().to_string(),
+        _dir: dir,
+    }
+}
+
+fn params(setup: &Setup, scope: Option<&str>) -> TokenParams {
+    TokenParams {
+        grant_type: Some(CLIENT_CREDENTIALS.into()),
+        client_id: Some(setup.client_id.clone()),
+        client_secret: Some(setup.secret.clone()),
+        scope: scope.map(String::from),
+        ..TokenParams::default()
+    }
+}
+
+async fn issue(setup: &Setup, params: &TokenParams) -> Result<IssuedToken, OAuthError> {
+    setup
+        .issuer
+        .issue(params, &[], Ipv4Addr::LOCALHOST.into())
+        .await
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_checklist_issues_rfc_9068_claims_capped_by_the_key_expiry() {
+    let created = crate::store::now();
+    let now = created + chrono::Duration::minutes(30);
+    let setup = setup(created, &[now]).await;
+    let token = issue(&setup, &params(&setup, Some("logs:read")))
+        .await
+        .unwrap();
+    let claims = claims(&token.access_token);
+    assert_eq!(claims["sub"], setup.client_id.as_str());
+    assert_eq!(claims["client_id"], setup.client_id.as_str());
+    assert_eq!(claims["scope"], "logs:read");
+    assert_eq!(claims["team"], "acme");
+    assert_eq!(claims["env"], "live");
+    assert_eq!(claims["iat"], now.timestamp());
+    // 24 h asked by the config, 30 minutes left on the key: the key wins.
+    assert_eq!(token.expires_in, 30 * 60);
+    assert_eq!(claims["exp"], now.timestamp() + 30 * 60);
+}
+
+#[tokio::test]
+async fn a_key_that_expires_while_its_request_waits_gets_no_token() {
+    let created = crate::store::now();
+    let before = created + chrono::Duration::minutes(59);
+    let after = created + chrono::Duration::minutes(61);
+    // Authenticated a minute before the key expires; signing comes after it has.
+    let setup = setup(created, &[before, after]).await;
+    let refused = issue(&setup, &params(&setup, None)).await.unwrap_err();
+    assert_eq!(refused.code(), "invalid_client");
+}
+
+#[tokio::test]
+async fn refusals_follow_the_checklist() {
+    let created = crate::store::now();
+    let setup = setup(created, &[created]).await;
+    let mut wrong_grant = params(&setup, None);
+    wrong_grant.grant_type = Some("password".into());
+    assert_eq!(
+        issue(&setup, &wrong_grant).await.unwrap_err().code(),
+        "unsupported_grant_type"
+    );
+    let not_held = params(&setup, Some("settings:write"));
+    assert_eq!(
+        issue(&setup, &not_held).await.unwrap_err().code(),
+        "invalid_scope"
+    );
+    let mut wrong_secret = params(&setup, Some("not a scope \u{7f}"));
+    wrong_secret.client_secret = Some(ClientSecret::generate("dh").unwrap().expose().into());
+    assert_eq!(
+        issue(&setup, &wrong_secret).await.unwrap_err().code(),
+        "invalid_client",
+        "a stranger's scope is never looked at"
+    );
+}

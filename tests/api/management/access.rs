@@ -1,0 +1,304 @@
+//! Team isolation, scopes and audiences at the management API (RFC 6750 §3.1), and the tokens it refuses.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{AUDIENCE, ISSUER, TestApp, basic};
+use crate::token_errors::assert_oauth_error;
+
+async fn keys_write_of_one_team_gets_403_on_another_teams_keys(app: TestApp) {
+    app.cli_ok(&["teams", "create", "beta"]).await;
+    let other = app.create_key_in("beta", &[]).await;
+    let writer = app.create_key_in("acme", &["keys:write"]).await;
+    let token = app.management_token(&writer, None).await;
+    let paths = [
+        (Method::GET, "/api/teams/beta/keys".to_string(), None),
+        (
+            Method::GET,
+            format!("/api/teams/beta/keys/{}", other.client_id),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/teams/beta/keys/{}", other.client_id),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/teams/beta/keys".to_string(),
+            Some(json!({"label": "x"})),
+        ),
+        (Method::GET, "/api/teams/beta/audit".to_string(), None),
+        (Method::GET, "/api/teams/beta".to_string(), None),
+    ];
+    for (method, path, body) in paths {
+        let response = app.api(method.clone(), &path, Some(&token), body).await;
+        response.assert_problem(403, "insufficient_scope");
+        let challenge = response.header("www-authenticate");
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains("error=\"insufficient_scope\""),
+            "{method} {path}: {challenge}"
+        );
+    }
+    let own = app
+        .api(Method::GET, "/api/teams/acme/keys", Some(&token), None)
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let still_there = app.token(&other, "grant_type=client_credentials").await;
+    assert!(
+        still_there["access_token"].is_string(),
+        "beta's key was not deleted"
+    );
+}
+
+async fn a_product_scoped_token_gets_403_on_the_management_api(app: TestApp) {
+    let key = app
+        .create_key_in("acme", &["keys:read", "monitors:read"])
+        .await;
+    let token = app.management_token(&key, Some("monitors:read")).await;
+    let response = app
+        .api(Method::GET, "/api/teams/acme/keys", Some(&token), None)
+        .await;
+    response.assert_problem(403, "insufficient_scope");
+    // Reading is not writing, and only admin reaches teams and signing keys.
+    let reader = app.management_token(&key, None).await;
+    let create = app
+        .post_api("/api/teams/acme/keys", &reader, json!({"label": "x"}))
+        .await;
+    create.assert_problem(403, "insufficient_scope");
+    for path in ["/api/teams", "/api/admin/signing-keys", "/api/admin/audit"] {
+        let response = app.api(Method::GET, path, Some(&reader), None).await;
+        response.assert_problem(403, "insufficient_scope");
+        assert!(
+            response
+                .header("www-authenticate")
+                .contains("scope=\"admin\"")
+        );
+    }
+}
+
+async fn a_token_for_the_product_audience_is_refused_by_the_management_api(app: TestApp) {
+    let admin = app.admin_key().await;
+    let product = app.create_key_in("acme", &[]).await;
+    let product_token = app.token(&product, "grant_type=client_credentials").await;
+    let response = app
+        .api(
+            Method::GET,
+            "/api/teams",
+            Some(product_token["access_token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    response.assert_problem(401, "invalid_token");
+    assert!(
+        response
+            .header("www-authenticate")
+            .contains("error=\"invalid_token\"")
+    );
+
+    // The issuer's audience only for a key holding a management scope (RFC 8707 §2)…
+    let issuer = format!("grant_type=client_credentials&resource={ISSUER}");
+    let refused = app.post_token(&product, &issuer).await;
+    assert_oauth_error(refused, 400, "invalid_target").await;
+    // …and management scopes never go into a product token.
+    let no_product_scope = app
+        .post_token(&admin, "grant_type=client_credentials")
+        .await;
+    assert_oauth_error(no_product_scope, 400, "invalid_scope").await;
+    let mixed = app.create_key_in("acme", &["admin", "logs:read"]).await;
+    let product_only = app.token(&mixed, "grant_type=client_credentials").await;
+    assert_eq!(product_only["scope"], "logs:read");
+    let asked = app
+        .post_token(&mixed, "grant_type=client_credentials&scope=admin")
+        .await;
+    let description = assert_oauth_error(asked, 400, "invalid_scope").await;
+    assert!(description.contains("resource="), "{description}");
+    let both = app
+        .post_token(&mixed, &format!("{issuer}&resource={AUDIENCE}"))
+        .await;
+    assert_oauth_error(both, 400, "invalid_target").await;
+}
+
+async fn requests_without_a_valid_token_get_401_with_a_bearer_challenge(app: TestApp) {
+    let none = app.api(Method::GET, "/api/teams", None, None).await;
+    none.assert_problem(401, "unauthorized");
+    assert_eq!(
+        none.header("www-authenticate"),
+        "Bearer realm=\"tokenmint\""
+    );
+    let garbage = app
+        .api(Method::GET, "/api/teams", Some("not-a-jwt"), None)
+        .await;
+    garbage.assert_problem(401, "invalid_token");
+    let basic_auth = app
+        .http
+        .get(format!("{}/api/teams", app.base))
+        .header("authorization", basic("dh_live_x", "y"))
+        .send()
+        .await
+        .unwrap();
+    let basic_auth = crate::helpers::ApiResponse::read(basic_auth).await;
+    basic_auth.assert_problem(401, "unauthorized");
+    let twice = app
+        .http
+        .get(format!("{}/api/teams", app.base))
+        .header("authorization", "Bearer a")
+        .header("authorization", "Bearer b")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::ApiResponse::read(twice)
+        .await
+        .assert_problem(400, "invalid_request");
+}
+
+async fn a_deleted_admin_key_loses_its_power_at_once(app: TestApp) {
+    let admin = app.admin_key().await;
+    let token = app.management_token(&admin, None).await;
+    assert_eq!(
+        app.api(Method::GET, "/api/teams", Some(&token), None)
+            .await
+            .status,
+        200
+    );
+    app.cli_ok(&["keys", "delete", &admin.client_id]).await;
+    let after = app.api(Method::GET, "/api/teams", Some(&token), None).await;
+    after.assert_problem(401, "invalid_token");
+}
+
+async fn keys_write_cannot_grant_more_than_it_holds(app: TestApp) {
+    let writer = app.create_key_in("acme", &["keys:write"]).await;
+    let token = app.management_token(&writer, None).await;
+    let admin = app
+        .post_api(
+            "/api/teams/acme/keys",
+            &token,
+            json!({"label": "x", "scopes": ["admin"]}),
+        )
+        .await;
+    admin.assert_problem(403, "insufficient_scope");
+    let reader = app
+        .post_api(
+            "/api/teams/acme/keys",
+            &token,
+            json!({"label": "x", "scopes": ["keys:read"]}),
+        )
+        .await;
+    assert_eq!(reader.status, 201, "{}", reader.text);
+    assert_eq!(reader.body["scopes"], json!(["keys:read"]));
+}
+
+/// The verifier the management API uses, through HTTP: alg none, HS256 "signed" with the
+/// published public key, an unknown kid, a tampered payload, a wrong typ and a foreign key's
+/// signature are all 401 invalid_token, while the genuine token passes.
+async fn forged_tokens_are_refused_by_the_management_api(app: TestApp) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let reader = app.create_key_in("acme", &["keys:read"]).await;
+    let genuine = app.management_token(&reader, None).await;
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    let encode = |v: &Value| B64.encode(v.to_string());
+    let with_header = |change: &dyn Fn(&mut Value)| {
+        let mut h = header.clone();
+        change(&mut h);
+        format!("{}.{}.{}", encode(&h), parts[1], parts[2])
+    };
+    let hmac = |key: &[u8], h: &Value, c: &Value| {
+        let input = format!("{}.{}", encode(h), encode(c));
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            input.as_bytes(),
+        );
+        format!("{input}.{}", B64.encode(tag.as_ref()))
+    };
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let public = jwks["keys"][0].clone();
+    let hs256 = json!({"typ": "at+jwt", "alg": "HS256", "kid": header["kid"]});
+    claims["scope"] = json!("admin");
+    let foreign = {
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+        let input = format!("{}.{}", parts[0], encode(&claims));
+        let signature = pair.sign(&rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", B64.encode(signature.as_ref()))
+    };
+    let forged = [
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                encode(&json!({"typ": "at+jwt", "alg": "none", "kid": header["kid"]})),
+                parts[1]
+            ),
+        ),
+        (
+            "HS256 with the JWK text",
+            hmac(public.to_string().as_bytes(), &hs256, &claims),
+        ),
+        (
+            "HS256 with the raw x",
+            hmac(
+                &B64.decode(public["x"].as_str().unwrap()).unwrap(),
+                &hs256,
+                &claims,
+            ),
+        ),
+        (
+            "an unknown kid",
+            with_header(&|h| h["kid"] = json!("not-published")),
+        ),
+        (
+            "no kid",
+            with_header(&|h| {
+                h.as_object_mut().unwrap().remove("kid");
+            }),
+        ),
+        ("typ JWT", with_header(&|h| h["typ"] = json!("JWT"))),
+        (
+            "no typ",
+            with_header(&|h| {
+                h.as_object_mut().unwrap().remove("typ");
+            }),
+        ),
+        (
+            "alg changed to RS256",
+            with_header(&|h| h["alg"] = json!("RS256")),
+        ),
+        (
+            "a tampered payload",
+            format!("{}.{}.{}", parts[0], encode(&claims), parts[2]),
+        ),
+        ("a foreign key's signature", foreign),
+        ("no signature", format!("{}.{}.", parts[0], parts[1])),
+    ];
+    for (what, token) in forged {
+        let response = app
+            .api(Method::GET, "/api/teams/acme/keys", Some(&token), None)
+            .await;
+        assert_eq!(response.status, 401, "{what}: {}", response.text);
+        response.assert_problem(401, "invalid_token");
+    }
+    let ok = app
+        .api(Method::GET, "/api/teams/acme/keys", Some(&genuine), None)
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+}
+
+backend_tests!(
+    keys_write_of_one_team_gets_403_on_another_teams_keys,
+    a_product_scoped_token_gets_403_on_the_management_api,
+    a_token_for_the_product_audience_is_refused_by_the_management_api,
+    requests_without_a_valid_token_get_401_with_a_bearer_challenge,
+    a_deleted_admin_key_loses_its_power_at_once,
+    keys_write_cannot_grant_more_than_it_holds,
+    forged_tokens_are_refused_by_the_management_api,
+);
