@@ -215,6 +215,29 @@ impl Caller {
     }
 }
 
+/// Who asks for a change to an API key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyAuthority<'a> {
+    /// The operator at the command line: any key of any team.
+    Operator,
+    /// A management API caller, acting on `team` (the request's path).
+    Caller { caller: &'a Caller, team: &'a str },
+}
+
+impl KeyAuthority<'_> {
+    /// Whether this authority reaches `key`: `UnknownKey` for another team's key (as if it did
+    /// not exist), `Denied` for a key holding a scope the caller could not grant.
+    pub(super) fn reaches(&self, key: &crate::store::ApiKey) -> Result<(), super::ManageError> {
+        match self {
+            Self::Operator => Ok(()),
+            Self::Caller { team, .. } if *team != key.team => {
+                Err(super::ManageError::UnknownKey(key.client_id.clone()))
+            }
+            Self::Caller { caller, .. } => Ok(caller.may_change_key(&key.scopes)?),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::access::Caller;
+use super::access::KeyAuthority;
 use super::{ManageError, check_text, check_time, get_team, team_slug};
 use crate::audit::Actor;
 use crate::config::Config;
@@ -193,29 +193,6 @@ pub async fn get_api_key(
     match store.api_key(&id).await? {
         Some(key) if key.team == team => Ok(key),
         _ => Err(unknown()),
-    }
-}
-
-/// Who asks for a change to an API key.
-#[derive(Debug, Clone, Copy)]
-pub enum KeyAuthority<'a> {
-    /// The operator at the command line: any key of any team.
-    Operator,
-    /// A management API caller, acting on `team` (the request's path).
-    Caller { caller: &'a Caller, team: &'a str },
-}
-
-impl KeyAuthority<'_> {
-    /// Whether this authority reaches `key`: `UnknownKey` for another team's key (as if it did
-    /// not exist), `Denied` for a key holding a scope the caller could not grant.
-    pub(super) fn reaches(&self, key: &ApiKey) -> Result<(), ManageError> {
-        match self {
-            Self::Operator => Ok(()),
-            Self::Caller { team, .. } if *team != key.team => {
-                Err(ManageError::UnknownKey(key.client_id.clone()))
-            }
-            Self::Caller { caller, .. } => Ok(caller.may_change_key(&key.scopes)?),
-        }
     }
 }
 

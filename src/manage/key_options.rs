@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::api_keys::KeyAuthority;
+use super::access::KeyAuthority;
 use super::{ManageError, check_text};
 use crate::audit::Actor;
 use crate::config::Config;

@@ -15,10 +15,11 @@ mod roll;
 pub mod views;
 
 pub use api_keys::{
-    CreatedKey, DELETION_SETTLES, KeyAuthority, MAX_KEY_LIFETIME, NewKeyRequest, create_api_key,
-    delete_api_key, get_api_key, list_api_keys,
+    CreatedKey, DELETION_SETTLES, MAX_KEY_LIFETIME, NewKeyRequest, create_api_key, delete_api_key,
+    get_api_key, list_api_keys,
 };
 
+pub use access::KeyAuthority;
 pub use key_options::{
     KeyUpdate, MAX_TOKEN_RATE, MIN_TOKEN_TTL, age_filters, key_hygiene, update_api_key,
 };

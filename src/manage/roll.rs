@@ -12,7 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::api_keys::{DELETION_SETTLES, KeyAuthority};
+use super::access::KeyAuthority;
+use super::api_keys::DELETION_SETTLES;
 use super::{ManageError, ManageError as E};
 use crate::audit::Actor;
 use crate::config::Config;
