@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::oauth::grant::TokenIssuer;
 use crate::oauth::usage::UsageRecorder;
 use crate::oauth::verifier::SecretVerifier;
+use crate::secret_scanning::PartnerKeys;
 use crate::signing::keyring::KeyringHandle;
 use crate::signing::lifecycle::Policy;
 use crate::signing::master_key::{MASTER_KEY_ENV, MasterKey, MasterKeySource};
@@ -70,11 +71,24 @@ pub async fn open_signing_service(config: &Config) -> anyhow::Result<SigningServ
     Ok(signing)
 }
 
+/// The secret scanners whose leaked-secret reports are trusted: none (reports off) unless
+/// `secret_scanning.public_keys_file` is set; a file that cannot be used stops the start.
+fn secret_scanners(config: &Config) -> anyhow::Result<Option<PartnerKeys>> {
+    let file = &config.secret_scanning.public_keys_file;
+    if file.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let keys = PartnerKeys::load(file)?;
+    tracing::info!(file = %file.display(), keys = keys.len(), "leaked-secret reports are on");
+    Ok(Some(keys))
+}
+
 impl App {
     /// Everything short of serving: store, master key, first signing key, listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // One clock for everything the server decides by the time.
         let clock = crate::clock::system();
+        let scanners = secret_scanners(&config)?;
         let signing = open_signing_service(&config).await?;
         let store: Arc<dyn Store> = Arc::clone(&signing.store);
         signing
@@ -121,6 +135,7 @@ impl App {
                 openapi: http::openapi_document(&config),
                 jwks_cache_control: HeaderValue::from_str(&format!("public, max-age={max_age}"))?,
             },
+            secret_scanning: http::secret_scanning::SecretScanning::new(scanners),
             keyring,
             metrics,
             clock: clock.clone(),

@@ -1,8 +1,9 @@
 //! The audit log: who changed what, recorded by the store in the same transaction as the change.
 //!
 //! Every state change names an [`Actor`]: the Client ID of the management token that asked (and
-//! the address it came from), `cli` for the command line, or `system` for what the server does
-//! on its own (scheduled signing-key rotation and clean-up).
+//! the address it came from), `cli` for the command line, `system` for what the server does
+//! on its own (scheduled signing-key rotation and clean-up), or `secret-scanning` for a
+//! scanner's signed leaked-secret report.
 
 use std::net::IpAddr;
 
@@ -20,6 +21,8 @@ pub enum Actor {
     System,
     /// A management API request, by the Client ID its token was issued to.
     Client { client_id: String, ip: IpAddr },
+    /// A secret scanner's signed leaked-secret report, from the address it came from.
+    SecretScanner { ip: IpAddr },
 }
 
 impl Actor {
@@ -29,6 +32,7 @@ impl Actor {
             Self::Cli => "cli",
             Self::System => "system",
             Self::Client { client_id, .. } => client_id,
+            Self::SecretScanner { .. } => "secret-scanning",
         }
     }
 
@@ -42,7 +46,7 @@ impl Actor {
         detail: Value,
     ) -> NewAuditEvent {
         let source_ip = match self {
-            Self::Client { ip, .. } => Some(ip.to_string()),
+            Self::Client { ip, .. } | Self::SecretScanner { ip } => Some(ip.to_string()),
             _ => None,
         };
         NewAuditEvent {

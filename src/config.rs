@@ -51,6 +51,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub webhooks: WebhooksConfig,
     pub console: ConsoleConfig,
+    pub secret_scanning: SecretScanningConfig,
 }
 
 /// `[server]`: where to listen and who we are.
@@ -201,6 +202,14 @@ impl MetricsConfig {
 pub struct ConsoleConfig {
     /// Serve the console at `/console`; off, `/console` answers 404 like any unknown route.
     pub enabled: bool,
+}
+
+/// `[secret_scanning]`: leaked-secret reports from secret scanners.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretScanningConfig {
+    /// The scanners' public keys, as GitHub publishes them; empty: reports are off (404).
+    pub public_keys_file: PathBuf,
 }
 
 /// A configuration that cannot be used, with the setting at fault named in the message.

@@ -25,6 +25,7 @@
 //!   and the in-memory keyring that signs tokens and serves the JWKS.
 //! - [`webhooks`]: the teams' webhook signing secrets (Standard Webhooks v1): signing for the
 //!   platform's delivery workers, rotation with an overlap, the receiver's verification.
+//! - [`secret_scanning`]: who may report leaked secrets (a scanner's signed reports).
 //! - [`store`]: the storage interface, implemented once over sqlx's database type, with SQLite
 //!   and PostgreSQL as its backends (rows apart from the SQL).
 
@@ -39,6 +40,7 @@ pub mod http;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;
+pub mod secret_scanning;
 pub mod signing;
 pub mod store;
 pub mod webhooks;

@@ -172,6 +172,16 @@ pub(super) enum KeysCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Revoke leaked secrets read from stdin, one per line (an in-house scanner's findings):
+    /// a key's current secret deletes the key, a rolled key's previous secret stops working.
+    /// Lines that are no key's secret are reported as such; no secret is printed.
+    RevokeLeaked {
+        /// Where the secrets were found, recorded in the audit log.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

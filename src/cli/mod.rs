@@ -3,6 +3,7 @@
 //! `signing.refresh` for signing keys, and at the next request for API keys).
 
 mod args;
+mod leaked;
 mod operations;
 mod print;
 mod webhooks;
@@ -235,6 +236,9 @@ async fn keys(
             )
             .await?;
             print::updated_key(&key, now, json.json)?;
+        }
+        KeysCommand::RevokeLeaked { url, json } => {
+            leaked::revoke_from_stdin(store.as_ref(), url.as_deref(), now, json.json).await?;
         }
         KeysCommand::Delete { client_id } => {
             manage::delete_api_key(

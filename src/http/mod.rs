@@ -30,6 +30,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod panic_guard;
 pub mod peer;
+pub mod secret_scanning;
 mod state;
 pub mod token;
 pub mod well_known;
@@ -119,6 +120,7 @@ fn api_routes(metrics_on_main: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(openapi::document))
+        .routes(routes!(secret_scanning::report))
         .merge(management::routes());
     if metrics_on_main {
         api.routes(routes!(metrics))

@@ -24,6 +24,7 @@ pub struct AppState {
     pub token: TokenEndpoint,
     pub management: Management,
     pub documents: Documents,
+    pub secret_scanning: super::secret_scanning::SecretScanning,
     /// The signing keys in memory: the JWKS, `/readyz` and `/metrics` read them.
     pub keyring: KeyringHandle,
     pub metrics: Arc<Metrics>,
@@ -101,5 +102,11 @@ impl FromRef<AppState> for Arc<Metrics> {
 impl FromRef<AppState> for SharedClock {
     fn from_ref(state: &AppState) -> Self {
         state.clock.clone()
+    }
+}
+
+impl FromRef<AppState> for super::secret_scanning::SecretScanning {
+    fn from_ref(state: &AppState) -> Self {
+        state.secret_scanning.clone()
     }
 }

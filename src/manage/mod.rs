@@ -5,12 +5,14 @@
 //! - [`access`]: who may do what through the management API (its scopes and team isolation).
 //! - `api_keys`: creating, listing and deleting API keys.
 //! - `roll`: a new secret on the same Client ID, the old one working until an overlap ends.
+//! - `leaked`: reported leaked secrets, revoked at once.
 //! - `key_options`: a key's token lifetime, request rate and label; the listing's age filters.
 //! - [`views`]: the documents the management API answers and `--json` prints.
 
 pub mod access;
 mod api_keys;
 mod key_options;
+mod leaked;
 mod roll;
 pub mod views;
 
@@ -23,6 +25,7 @@ pub use access::KeyAuthority;
 pub use key_options::{
     KeyUpdate, MAX_TOKEN_RATE, MIN_TOKEN_TTL, age_filters, key_hygiene, update_api_key,
 };
+pub use leaked::{Leak, LeakVerdict, revoke_leaked};
 pub use roll::{DEFAULT_ROLL_OVERLAP, MAX_ROLL_OVERLAP, RolledKey, finish_roll, roll_secret};
 pub use views::{ApiKeyView, AuditEventView, CreatedKeyView, RolledKeyView, TeamView};
 

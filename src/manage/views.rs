@@ -147,11 +147,12 @@ pub struct AuditEventView {
     /// Increases with every event: the log's order.
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// The Client ID of the token that asked, `cli`, or `system`.
+    /// The Client ID of the token that asked, `cli`, `system`, or `secret-scanning` (a
+    /// scanner's signed leaked-secret report).
     pub actor: String,
     /// What happened: `team.create`, `api_key.create`, `api_key.update`, `api_key.delete`,
-    /// `signing_keys.rotate`, `signing_key.revoke`, `signing_keys.maintain`, `master_key.rotate`,
-    /// `webhook_secret.*`.
+    /// `api_key.roll`, `api_key.roll_finish`, `api_key.leaked`, `signing_keys.rotate`,
+    /// `signing_key.revoke`, `signing_keys.maintain`, `master_key.rotate`, `webhook_secret.*`.
     pub action: String,
     /// The team the change belongs to; `null` for signing and master keys.
     pub team: Option<String>,

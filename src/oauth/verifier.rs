@@ -108,6 +108,12 @@ fn matches_hash(phc: &str, secret: &ClientSecret, memory: &mut Vec<Block>) -> bo
     computed.is_ok() && bool::from(output.as_slice().ct_eq(expected.as_bytes()))
 }
 
+/// Whether `secret` is the one hashed in `phc`, outside the token path's hashing threads (for
+/// the rare check of a reported leak). CPU-heavy: call it off the async runtime.
+pub fn secret_matches(phc: &str, secret: &ClientSecret) -> bool {
+    matches_hash(phc, secret, &mut Vec::new())
+}
+
 /// One verification for a hashing thread, and where to send the verdict.
 struct Job {
     phc: String,

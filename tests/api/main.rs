@@ -31,6 +31,7 @@ mod process;
 mod rate_limits;
 mod request_heads;
 mod sdk;
+mod secret_scanning;
 mod token;
 mod token_errors;
 mod webhooks;

@@ -132,7 +132,10 @@ impl IntoResponse for Problem {
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

@@ -1,0 +1,473 @@
+//! Leaked-secret reports in GitHub's secret-scanning partner format
+//! (`POST /api/secret-scanning/reports`): a report signed by a trusted key revokes the secrets
+//! in it at once; anything else is refused with the right status and changes nothing; the
+//! reported secret never reaches a log; the CLI's `keys revoke-leaked` does the same from stdin.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Method;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Key, TestApp};
+
+const GRANT: &str = "grant_type=client_credentials";
+const KEYS_FILE_ENV: &str = "TOKENMINT_SECRET_SCANNING__PUBLIC_KEYS_FILE";
+const REPORTS: &str = "/api/secret-scanning/reports";
+const FOUND_AT: &str = "https://github.com/acme/app/blob/main/.env";
+
+/// A secret scanner: its P-256 key, and the keys file that makes the issuer trust it.
+struct Scanner {
+    pair: EcdsaKeyPair,
+    identifier: String,
+    file: tempfile::NamedTempFile,
+}
+
+impl Scanner {
+    fn new() -> Self {
+        let pair = new_pair();
+        let identifier = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
+        let doc = json!({"public_keys": [
+            {"key_identifier": "an-older-key", "key": public_pem(&new_pair()), "is_current": false},
+            {"key_identifier": identifier, "key": public_pem(&pair), "is_current": true},
+        ]});
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), doc.to_string()).unwrap();
+        Self {
+            pair,
+            identifier: identifier.to_string(),
+            file,
+        }
+    }
+
+    fn env(&self) -> (&'static str, &str) {
+        (KEYS_FILE_ENV, self.file.path().to_str().unwrap())
+    }
+
+    async fn spawn(&self, backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, &[self.env()]).await
+    }
+
+    fn sign(&self, body: &[u8]) -> String {
+        let signature = self.pair.sign(&SystemRandom::new(), body).unwrap();
+        STANDARD.encode(signature.as_ref())
+    }
+
+    /// Sends `body` signed by this scanner.
+    async fn report(&self, app: &TestApp, body: &str) -> (u16, Value) {
+        let signature = self.sign(body.as_bytes());
+        post(app, body, Some(&self.identifier), Some(&signature)).await
+    }
+}
+
+fn new_pair() -> EcdsaKeyPair {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap()
+}
+
+/// The PEM SubjectPublicKeyInfo of a P-256 key, as GitHub publishes its keys.
+fn public_pem(pair: &EcdsaKeyPair) -> String {
+    // The DER header of every P-256 SubjectPublicKeyInfo (RFC 5480), then the point.
+    let mut der = vec![
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    der.extend_from_slice(pair.public_key().as_ref());
+    pem::encode(&pem::Pem::new("PUBLIC KEY", der))
+}
+
+async fn post(
+    app: &TestApp,
+    body: &str,
+    identifier: Option<&str>,
+    signature: Option<&str>,
+) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}{REPORTS}", app.base))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(identifier) = identifier {
+        request = request.header("Github-Public-Key-Identifier", identifier);
+    }
+    if let Some(signature) = signature {
+        request = request.header("Github-Public-Key-Signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn finding(token: &str) -> Value {
+    json!({"token": token, "type": "tokenmint_client_secret", "url": FOUND_AT, "source": "content"})
+}
+
+fn sha256_hex(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `secret` with one random character changed: the checksum no longer matches.
+fn broken_checksum(secret: &str) -> String {
+    let mut text = secret.to_string();
+    let i = "dh_secret_".len() + 3;
+    let replacement = if &text[i..=i] == "a" { "b" } else { "a" };
+    text.replace_range(i..=i, replacement);
+    text
+}
+
+/// A well-formed secret with a good checksum that is no key's: a deleted key's.
+async fn unknown_secret(app: &TestApp) -> String {
+    let gone = app.create_key(&[]).await;
+    app.cli_ok(&["keys", "delete", &gone.client_id]).await;
+    gone.client_secret
+}
+
+async fn a_signed_report_revokes_the_key_at_once(app: TestApp, scanner: Scanner) {
+    let leaked = app.create_key(&[]).await;
+    let bystander = app.create_key(&[]).await;
+    assert_eq!(app.post_token(&leaked, GRANT).await.status(), 200, "cached");
+    let unknown = unknown_secret(&app).await;
+    let tokens = [
+        leaked.client_secret.clone(),
+        unknown.clone(),
+        broken_checksum(&bystander.client_secret),
+        "ghp_not_a_tokenmint_secret".to_string(),
+        leaked.client_secret.clone(),
+    ];
+    let body = Value::Array(tokens.iter().map(|t| finding(t)).collect()).to_string();
+    let (status, answer) = scanner.report(&app, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let labels: Vec<&str> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "true_positive",
+            "false_positive",
+            "false_positive",
+            "false_positive",
+            "true_positive"
+        ]
+    );
+    for (entry, token) in answer.as_array().unwrap().iter().zip(&tokens) {
+        assert_eq!(entry["token_hash"], sha256_hex(token).as_str());
+        assert_eq!(entry["token_type"], "tokenmint_client_secret");
+    }
+    assert!(
+        !answer.to_string().contains(&leaked.client_secret),
+        "the answer names tokens by hash"
+    );
+
+    // Revoked on return: the very next request is refused, cached or not.
+    let refused = app.post_token(&leaked, GRANT).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(app.post_token(&bystander, GRANT).await.status(), 200);
+    let listed = app.cli_ok(&["keys", "list", "--team", "acme"]).await;
+    assert!(!listed.contains(&leaked.client_id), "{listed}");
+
+    let admin = app.admin_key().await;
+    let token = app.management_token(&admin, None).await;
+    let audit = app
+        .api(Method::GET, "/api/admin/audit", Some(&token), None)
+        .await;
+    let leak_events: Vec<&Value> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "api_key.leaked")
+        .collect();
+    assert_eq!(leak_events.len(), 1, "{}", audit.text);
+    let event = leak_events[0];
+    assert_eq!(event["actor"], "secret-scanning");
+    assert_eq!(event["target"], leaked.client_id.as_str());
+    assert_eq!(event["detail"]["url"], FOUND_AT);
+    assert_eq!(event["detail"]["secret"], "current");
+    assert!(!audit.text.contains(&leaked.client_secret));
+}
+
+async fn a_leaked_previous_secret_ends_only_that_secret(app: TestApp, scanner: Scanner) {
+    let key = app.create_key(&[]).await;
+    let rolled = app.cli_json(&["keys", "roll", &key.client_id]).await;
+    let new = Key {
+        client_secret: rolled["client_secret"].as_str().unwrap().to_string(),
+        ..key.clone()
+    };
+    assert_eq!(app.post_token(&key, GRANT).await.status(), 200);
+    let (status, answer) = scanner
+        .report(&app, &json!([finding(&key.client_secret)]).to_string())
+        .await;
+    assert_eq!(
+        (status, &answer[0]["label"]),
+        (200, &json!("true_positive"))
+    );
+    assert_eq!(
+        app.post_token(&key, GRANT).await.status(),
+        401,
+        "old secret"
+    );
+    assert_eq!(
+        app.post_token(&new, GRANT).await.status(),
+        200,
+        "new secret"
+    );
+
+    // Reported again, the ended secret is on record no more (like a deleted key's), and
+    // nothing more happens.
+    let (_, again) = scanner
+        .report(&app, &json!([finding(&key.client_secret)]).to_string())
+        .await;
+    assert_eq!(again[0]["label"], "false_positive");
+    assert_eq!(app.post_token(&new, GRANT).await.status(), 200);
+
+    let (_, answer) = scanner
+        .report(&app, &json!([finding(&new.client_secret)]).to_string())
+        .await;
+    assert_eq!(answer[0]["label"], "true_positive");
+    assert_eq!(
+        app.post_token(&new, GRANT).await.status(),
+        401,
+        "key deleted"
+    );
+}
+
+/// What a refused report was, its body, key id and signature, and the status it must get.
+type Attempt<'a> = (&'a str, String, Option<&'a str>, Option<&'a str>, u16);
+
+/// Every way a report can be wrong: the right status, a problem document, and no key touched.
+async fn unsigned_forged_and_malformed_reports_are_refused(app: TestApp, scanner: Scanner) {
+    let key = app.create_key(&[]).await;
+    let body = json!([finding(&key.client_secret)]).to_string();
+    let good = scanner.sign(body.as_bytes());
+    let id = scanner.identifier.as_str();
+    let other = Scanner::new();
+    let forged = other.sign(body.as_bytes());
+    let tampered = json!([finding(&unknown_secret(&app).await)]).to_string();
+    let cases: Vec<Attempt<'_>> = vec![
+        ("no headers", body.clone(), None, None, 401),
+        ("no signature", body.clone(), Some(id), None, 401),
+        ("no key id", body.clone(), None, Some(&good), 401),
+        ("unknown key id", body.clone(), Some("k9"), Some(&good), 401),
+        (
+            "the other listed key",
+            body.clone(),
+            Some("an-older-key"),
+            Some(&good),
+            401,
+        ),
+        (
+            "signed by an untrusted key",
+            body.clone(),
+            Some(id),
+            Some(&forged),
+            401,
+        ),
+        ("another body", tampered, Some(id), Some(&good), 401),
+        (
+            "signature not base64",
+            body.clone(),
+            Some(id),
+            Some("%%%"),
+            400,
+        ),
+        ("empty signature", body.clone(), Some(id), Some(""), 401),
+    ];
+    for (what, body, id, signature, expected) in cases {
+        let (status, answer) = post(&app, &body, id, signature).await;
+        assert_eq!(status, expected, "{what}: {answer}");
+        assert!(
+            answer["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:tokenmint:problem:")
+        );
+    }
+    for malformed in [
+        "",
+        "not json",
+        "{}",
+        r#"{"token": "x"}"#,
+        r#"[{"type": "t"}]"#,
+        r#"[{"token": 5, "type": "t"}]"#,
+        "[",
+        r#"[{"token": "x", "type": "t"}] trailing"#,
+    ] {
+        let (status, answer) = scanner.report(&app, malformed).await;
+        assert_eq!(status, 400, "{malformed:?}: {answer}");
+    }
+    let (status, answer) = scanner.report(&app, "[]").await;
+    assert_eq!((status, answer), (200, json!([])));
+    assert_eq!(app.post_token(&key, GRANT).await.status(), 200, "untouched");
+}
+
+/// Signed reports are limited; unsigned ones cannot use up the scanner's share.
+async fn signed_reports_are_rate_limited(app: TestApp, scanner: Scanner) {
+    for _ in 0..50 {
+        let (status, _) = post(&app, "[]", Some("k9"), Some("AAAA")).await;
+        assert_eq!(status, 401);
+    }
+    let signature = scanner.sign(b"[]");
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let answer = app
+            .http
+            .post(format!("{}{REPORTS}", app.base))
+            .header("content-type", "application/json")
+            .header("Github-Public-Key-Identifier", &scanner.identifier)
+            .header("Github-Public-Key-Signature", &signature)
+            .body("[]")
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        if status == 429 {
+            assert_eq!(answer.headers()["retry-after"], "1");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..20], [200; 20], "the burst after 50 forgeries");
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+/// `keys revoke-leaked` revokes what it reads on stdin and prints no secret.
+async fn the_cli_revokes_secrets_from_stdin(app: TestApp, _scanner: Scanner) {
+    let leaked = app.create_key(&[]).await;
+    let kept = app.create_key(&[]).await;
+    let input = format!("{}\n\nnot a secret\n", leaked.client_secret);
+    let output = app
+        .cli_with_stdin(&["keys", "revoke-leaked"], input.as_bytes())
+        .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains(&leaked.client_id), "{stdout}");
+    assert!(stdout.contains("key deleted"), "{stdout}");
+    assert!(stdout.contains("line 3: not a secret"), "{stdout}");
+    assert!(!stdout.contains(&leaked.client_secret));
+    assert_eq!(app.post_token(&leaked, GRANT).await.status(), 401);
+    assert_eq!(app.post_token(&kept, GRANT).await.status(), 200);
+
+    let input = format!("{}\n", kept.client_secret);
+    let output = app
+        .cli_with_stdin(&["keys", "revoke-leaked", "--json"], input.as_bytes())
+        .await;
+    let verdicts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        verdicts,
+        json!([{"line": 1, "verdict": "key_deleted", "client_id": kept.client_id, "team": "acme"}])
+    );
+}
+
+macro_rules! scanner_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let scanner = super::Scanner::new();
+                    let app = scanner.spawn(crate::helpers::Backend::Sqlite).await;
+                    super::$name(app, scanner).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
+                async fn $name() {
+                    let scanner = super::Scanner::new();
+                    let app = scanner.spawn(crate::helpers::Backend::Postgres).await;
+                    super::$name(app, scanner).await;
+                }
+            )*
+        }
+    };
+}
+
+scanner_tests!(
+    a_signed_report_revokes_the_key_at_once,
+    a_leaked_previous_secret_ends_only_that_secret,
+    unsigned_forged_and_malformed_reports_are_refused,
+    signed_reports_are_rate_limited,
+    the_cli_revokes_secrets_from_stdin,
+);
+
+mod setup {
+    use super::*;
+
+    /// Off unless configured: 404, even for a well-signed report.
+    async fn reports_are_off_without_a_keys_file(app: TestApp) {
+        let scanner = Scanner::new();
+        let (status, answer) = scanner.report(&app, "[]").await;
+        assert_eq!(status, 404, "{answer}");
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .contains("public_keys_file")
+        );
+    }
+
+    /// A keys file that cannot be used stops the start, naming the setting.
+    async fn an_unusable_keys_file_stops_the_start(app: TestApp) {
+        let bad = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            bad.path(),
+            r#"{"public_keys": [{"key_identifier": "k", "key": "x"}]}"#,
+        )
+        .unwrap();
+        for file in [bad.path().to_str().unwrap(), "/nonexistent/keys.json"] {
+            let vars = [(KEYS_FILE_ENV.to_string(), file.to_string())];
+            let config = tokenmint::config::Config::load_from(Some(&app.config_path), &vars)
+                .unwrap()
+                .config;
+            let refused = tokenmint::app::App::build(config).await.err().unwrap();
+            assert!(
+                format!("{refused:#}").contains("secret_scanning.public_keys_file"),
+                "{refused:#}"
+            );
+        }
+    }
+
+    /// The reported secret reaches no log line, at debug.
+    async fn the_reported_secret_is_never_logged(app: TestApp) {
+        let scanner = Scanner::new();
+        let node = app.start_node(&[scanner.env()]).await;
+        let key = app.create_key(&[]).await;
+        let body = json!([finding(&key.client_secret)]).to_string();
+        let signature = scanner.sign(body.as_bytes());
+        let answer = app
+            .http
+            .post(format!("http://{}{REPORTS}", node.addr))
+            .header("content-type", "application/json")
+            .header("Github-Public-Key-Identifier", &scanner.identifier)
+            .header("Github-Public-Key-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let log = node.stop().await;
+        assert!(log.contains("leaked secret reported"), "{log}");
+        assert!(log.contains(&key.client_id), "{log}");
+        assert!(
+            !log.contains(&key.client_secret),
+            "the secret in the log:\n{log}"
+        );
+    }
+
+    storage_free_tests!(
+        reports_are_off_without_a_keys_file,
+        an_unusable_keys_file_stops_the_start,
+        the_reported_secret_is_never_logged,
+    );
+}
