@@ -3,115 +3,19 @@
 //! in it at once; anything else is refused with the right status and changes nothing; the
 //! reported secret never reaches a log; the CLI's `keys revoke-leaked` does the same from stdin.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+mod scanner;
+mod setup;
+
 use reqwest::Method;
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Key, TestApp};
+use crate::helpers::{Key, TestApp};
+use scanner::{Scanner, finding, post, sha256_hex};
 
 const GRANT: &str = "grant_type=client_credentials";
 const KEYS_FILE_ENV: &str = "TOKENMINT_SECRET_SCANNING__PUBLIC_KEYS_FILE";
 const REPORTS: &str = "/api/secret-scanning/reports";
 const FOUND_AT: &str = "https://github.com/acme/app/blob/main/.env";
-
-/// A secret scanner: its P-256 key, and the keys file that makes the issuer trust it.
-struct Scanner {
-    pair: EcdsaKeyPair,
-    identifier: String,
-    file: tempfile::NamedTempFile,
-}
-
-impl Scanner {
-    fn new() -> Self {
-        let pair = new_pair();
-        let identifier = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
-        let doc = json!({"public_keys": [
-            {"key_identifier": "an-older-key", "key": public_pem(&new_pair()), "is_current": false},
-            {"key_identifier": identifier, "key": public_pem(&pair), "is_current": true},
-        ]});
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), doc.to_string()).unwrap();
-        Self {
-            pair,
-            identifier: identifier.to_string(),
-            file,
-        }
-    }
-
-    fn env(&self) -> (&'static str, &str) {
-        (KEYS_FILE_ENV, self.file.path().to_str().unwrap())
-    }
-
-    async fn spawn(&self, backend: Backend) -> TestApp {
-        TestApp::spawn_with(backend, &[self.env()]).await
-    }
-
-    fn sign(&self, body: &[u8]) -> String {
-        let signature = self.pair.sign(&SystemRandom::new(), body).unwrap();
-        STANDARD.encode(signature.as_ref())
-    }
-
-    /// Sends `body` signed by this scanner.
-    async fn report(&self, app: &TestApp, body: &str) -> (u16, Value) {
-        let signature = self.sign(body.as_bytes());
-        post(app, body, Some(&self.identifier), Some(&signature)).await
-    }
-}
-
-fn new_pair() -> EcdsaKeyPair {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap()
-}
-
-/// The PEM SubjectPublicKeyInfo of a P-256 key, as GitHub publishes its keys.
-fn public_pem(pair: &EcdsaKeyPair) -> String {
-    // The DER header of every P-256 SubjectPublicKeyInfo (RFC 5480), then the point.
-    let mut der = vec![
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ];
-    der.extend_from_slice(pair.public_key().as_ref());
-    pem::encode(&pem::Pem::new("PUBLIC KEY", der))
-}
-
-async fn post(
-    app: &TestApp,
-    body: &str,
-    identifier: Option<&str>,
-    signature: Option<&str>,
-) -> (u16, Value) {
-    let mut request = app
-        .http
-        .post(format!("{}{REPORTS}", app.base))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(identifier) = identifier {
-        request = request.header("Github-Public-Key-Identifier", identifier);
-    }
-    if let Some(signature) = signature {
-        request = request.header("Github-Public-Key-Signature", signature);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn finding(token: &str) -> Value {
-    json!({"token": token, "type": "tokenmint_client_secret", "url": FOUND_AT, "source": "content"})
-}
-
-fn sha256_hex(text: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// `secret` with one random character changed: the checksum no longer matches.
 fn broken_checksum(secret: &str) -> String {
@@ -400,74 +304,3 @@ scanner_tests!(
     signed_reports_are_rate_limited,
     the_cli_revokes_secrets_from_stdin,
 );
-
-mod setup {
-    use super::*;
-
-    /// Off unless configured: 404, even for a well-signed report.
-    async fn reports_are_off_without_a_keys_file(app: TestApp) {
-        let scanner = Scanner::new();
-        let (status, answer) = scanner.report(&app, "[]").await;
-        assert_eq!(status, 404, "{answer}");
-        assert!(
-            answer["detail"]
-                .as_str()
-                .unwrap()
-                .contains("public_keys_file")
-        );
-    }
-
-    /// A keys file that cannot be used stops the start, naming the setting.
-    async fn an_unusable_keys_file_stops_the_start(app: TestApp) {
-        let bad = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            bad.path(),
-            r#"{"public_keys": [{"key_identifier": "k", "key": "x"}]}"#,
-        )
-        .unwrap();
-        for file in [bad.path().to_str().unwrap(), "/nonexistent/keys.json"] {
-            let vars = [(KEYS_FILE_ENV.to_string(), file.to_string())];
-            let config = tokenmint::config::Config::load_from(Some(&app.config_path), &vars)
-                .unwrap()
-                .config;
-            let refused = tokenmint::app::App::build(config).await.err().unwrap();
-            assert!(
-                format!("{refused:#}").contains("secret_scanning.public_keys_file"),
-                "{refused:#}"
-            );
-        }
-    }
-
-    /// The reported secret reaches no log line, at debug.
-    async fn the_reported_secret_is_never_logged(app: TestApp) {
-        let scanner = Scanner::new();
-        let node = app.start_node(&[scanner.env()]).await;
-        let key = app.create_key(&[]).await;
-        let body = json!([finding(&key.client_secret)]).to_string();
-        let signature = scanner.sign(body.as_bytes());
-        let answer = app
-            .http
-            .post(format!("http://{}{REPORTS}", node.addr))
-            .header("content-type", "application/json")
-            .header("Github-Public-Key-Identifier", &scanner.identifier)
-            .header("Github-Public-Key-Signature", signature)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        let log = node.stop().await;
-        assert!(log.contains("leaked secret reported"), "{log}");
-        assert!(log.contains(&key.client_id), "{log}");
-        assert!(
-            !log.contains(&key.client_secret),
-            "the secret in the log:\n{log}"
-        );
-    }
-
-    storage_free_tests!(
-        reports_are_off_without_a_keys_file,
-        an_unusable_keys_file_stops_the_start,
-        the_reported_secret_is_never_logged,
-    );
-}
