@@ -31,9 +31,11 @@ async fn keys_create_and_list_print_the_documented_json(app: TestApp) {
             "expires_at",
             "label",
             "scopes",
-            "team"
+            "team",
+            "token_requests_per_second",
+            "token_ttl"
         ],
-        "DESIGN.md's fields, and env (live or test), which API clients could not see before"
+        "DESIGN.md's fields, env (live or test), and the key's own limits (null: the issuer's)"
     );
     assert_eq!(key.json["env"], "live");
     assert!(key.client_secret.starts_with("dh_secret_"));

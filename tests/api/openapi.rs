@@ -64,6 +64,13 @@ async fn the_document_is_openapi_3_1_and_lists_every_route(app: TestApp) {
         ("GET", "/api/teams/{team}/keys"),
         ("GET", "/api/teams/{team}/keys/{client_id}"),
         ("DELETE", "/api/teams/{team}/keys/{client_id}"),
+        ("PATCH", "/api/teams/{team}/keys/{client_id}"),
+        ("POST", "/api/teams/{team}/keys/{client_id}/roll"),
+        (
+            "DELETE",
+            "/api/teams/{team}/keys/{client_id}/previous-secret",
+        ),
+        ("POST", "/api/secret-scanning/reports"),
         ("GET", "/api/teams/{team}/audit"),
         ("GET", "/api/admin/audit"),
         ("GET", "/api/admin/signing-keys"),

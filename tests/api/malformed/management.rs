@@ -169,14 +169,23 @@ pub(super) fn management_cases(bearer: &str) -> Vec<Case> {
             &[400],
         ));
     }
-    let routes: [(&str, &[&str]); 8] = [
+    let routes: [(&str, &[&str]); 11] = [
         ("/api/teams", &["PUT", "DELETE", "PATCH"]),
         ("/api/teams/acme", &["POST", "PUT", "DELETE"]),
         ("/api/teams/acme/keys", &["PUT", "DELETE", "PATCH"]),
         (
             "/api/teams/acme/keys/dh_live_00000000000000000000",
-            &["POST", "PUT", "PATCH"],
+            &["POST", "PUT"],
         ),
+        (
+            "/api/teams/acme/keys/dh_live_00000000000000000000/roll",
+            &["GET", "PUT", "DELETE"],
+        ),
+        (
+            "/api/teams/acme/keys/dh_live_00000000000000000000/previous-secret",
+            &["GET", "POST"],
+        ),
+        ("/api/secret-scanning/reports", &["GET", "PUT", "DELETE"]),
         ("/api/teams/acme/audit", &["POST", "DELETE"]),
         ("/api/admin/signing-keys", &["POST", "DELETE"]),
         ("/api/admin/signing-keys/rotate", &["GET", "PUT"]),
