@@ -170,7 +170,27 @@ impl Metrics {
             registry,
         };
         metrics.start_at_zero();
+        metrics.describe_the_process();
         metrics
+    }
+
+    /// `tokenmint_build_info{version} 1`, and the standard `process_*` metrics (CPU seconds,
+    /// resident memory, open file descriptors, start time) from `/proc`.
+    #[allow(clippy::expect_used)]
+    fn describe_the_process(&self) {
+        let build = prometheus::register_int_gauge_vec_with_registry!(
+            "tokenmint_build_info",
+            "Always 1; the labels say which build is running.",
+            &["version"],
+            self.registry
+        )
+        .expect(VALID);
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        self.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect(VALID);
     }
 
     /// Makes every known series exist from the start, at 0: an alert on a rate of errors must

@@ -22,7 +22,7 @@ pub(super) enum Command {
     /// Run the HTTP server (creates the database, master key and first signing key if missing).
     Serve,
     /// Create or upgrade the database schema, then exit.
-    Migrate,
+    Migrate(JsonFlag),
     /// Manage teams.
     #[command(subcommand)]
     Teams(TeamsCommand),
@@ -56,6 +56,12 @@ pub(super) enum Command {
         /// Where to write the copy; it must not exist.
         file: std::path::PathBuf,
     },
+    /// Print a shell completion script, e.g. `tokenmint completions bash >
+    /// /etc/bash_completion.d/tokenmint`. Reads no configuration.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `tokenmint man > /usr/local/share/man/man1/tokenmint.1`.
+    /// Reads no configuration.
+    Man,
     /// Show the audit log, newest first: every change to teams, API keys and signing keys.
     Audit {
         /// Only this team's events [default: every event, signing keys included]
@@ -92,6 +98,8 @@ pub(super) enum TeamsCommand {
         /// Display name [default: the slug]
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// List teams.
     List(JsonFlag),
@@ -157,7 +165,11 @@ pub(super) enum KeysCommand {
         json: JsonFlag,
     },
     /// Delete a key: it gets no new token from now on; issued tokens run until they expire.
-    Delete { client_id: String },
+    Delete {
+        client_id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Give a key a new secret on the same Client ID, printed this once; the old secret keeps
     /// working until the overlap ends. With --finish, end the overlap now.
     Roll {
@@ -201,6 +213,8 @@ pub(super) enum SigningKeysCommand {
         /// The kid (it may begin with `-`: put `--` before it).
         #[arg(allow_hyphen_values = true)]
         kid: String,
+        #[command(flatten)]
+        json: JsonFlag,
     },
 }
 

@@ -52,6 +52,11 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Completions { shell } => return operations::completions(shell),
+        Command::Man => return operations::man_page(),
+        _ => {}
+    }
     let loaded = Config::load(cli.config.as_deref())?;
     let config = loaded.config;
     let serving = matches!(cli.command, Command::Serve);
@@ -65,8 +70,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::build(config).await?;
             app.run(shutdown_signal()).await
         }
-        Command::Migrate => {
+        Command::Migrate(flag) => {
             store::open(&config.database).await?;
+            if flag.json {
+                return print::print_json(&serde_json::json!({ "schema": "up_to_date" }));
+            }
             println!("database schema is up to date");
             Ok(())
         }
@@ -96,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(command) => webhooks::run(&config, command, now).await,
         Command::Healthcheck { timeout } => operations::healthcheck(&config, timeout).await,
         Command::Backup { file } => operations::backup(&config, &file).await,
+        Command::Completions { .. } | Command::Man => Ok(()),
         Command::Config(ConfigCommand::Check) => {
             print!("{}", config.to_masked_toml()?);
             eprintln!("configuration is valid");
@@ -111,10 +120,13 @@ async fn teams(
 ) -> anyhow::Result<()> {
     let store = store::open(&config.database).await?;
     match command {
-        TeamsCommand::Create { slug, name } => {
+        TeamsCommand::Create { slug, name, json } => {
             let team =
                 manage::create_team(store.as_ref(), &Actor::Cli, &slug, name.as_deref(), now)
                     .await?;
+            if json.json {
+                return print::print_json(&manage::TeamView::from(team));
+            }
             println!("created team {} ({})", team.slug, team.name);
         }
         TeamsCommand::List(flag) => {
@@ -240,7 +252,7 @@ async fn keys(
         KeysCommand::RevokeLeaked { url, json } => {
             leaked::revoke_from_stdin(store.as_ref(), url.as_deref(), now, json.json).await?;
         }
-        KeysCommand::Delete { client_id } => {
+        KeysCommand::Delete { client_id, json } => {
             manage::delete_api_key(
                 store.as_ref(),
                 &Actor::Cli,
@@ -249,6 +261,11 @@ async fn keys(
                 now,
             )
             .await?;
+            if json.json {
+                return print::print_json(
+                    &serde_json::json!({ "client_id": client_id, "deleted": true }),
+                );
+            }
             println!(
                 "deleted {client_id}: it gets no new token from now on; tokens issued before \
                  stay valid until they expire"
@@ -279,8 +296,11 @@ async fn signing_keys(
             let rotation = signing.rotate(now, immediate, &Actor::Cli).await?;
             print::rotation(&rotation, immediate, json.json)?;
         }
-        SigningKeysCommand::Revoke { kid } => {
+        SigningKeysCommand::Revoke { kid, json } => {
             let revocation = signing.revoke(&kid, now, &Actor::Cli).await?;
+            if json.json {
+                return print::print_json(&revocation);
+            }
             print::revocation(&kid, &revocation);
         }
     }

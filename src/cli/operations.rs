@@ -1,5 +1,6 @@
 //! Commands for running tokenmint in production: `healthcheck` (a container's probe, with no
-//! curl in the image) and `backup` (a consistent copy of a live SQLite database).
+//! curl in the image), `backup` (a consistent copy of a live SQLite database), and the shell
+//! completions and man page, generated from the clap definitions so they cannot drift.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
@@ -68,6 +69,24 @@ pub(super) async fn backup(config: &Config, to: &Path) -> anyhow::Result<()> {
         config.signing.master_key_file.display()
     );
     Ok(())
+}
+
+/// Writes the completion script for `shell` to stdout.
+pub(super) fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = <super::Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics on a failed write (a closed pipe, say).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "tokenmint", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout(), &script)
+        .context("writing the completion script")
+}
+
+/// Writes the man page, in roff, to stdout.
+pub(super) fn man_page() -> anyhow::Result<()> {
+    let command = <super::Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(command)
+        .render(&mut std::io::stdout())
+        .context("writing the man page")
 }
 
 #[cfg(test)]

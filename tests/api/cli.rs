@@ -141,7 +141,90 @@ async fn a_bad_config_is_refused_naming_the_setting(app: TestApp) {
     assert!(stderr.contains("token.ttl"), "{stderr}");
 }
 
+/// Every command that changes something prints one JSON document with `--json`.
+async fn changes_print_json_when_asked(app: TestApp) {
+    assert_eq!(
+        app.cli_json(&["migrate"]).await,
+        serde_json::json!({"schema": "up_to_date"})
+    );
+    let team = app
+        .cli_json(&["teams", "create", "acme", "--name", "Acme"])
+        .await;
+    assert_eq!(
+        (&team["slug"], &team["name"]),
+        (&"acme".into(), &"Acme".into())
+    );
+    assert!(team["created_at"].is_string());
+    let key = app.create_key(&[]).await;
+    let deleted = app.cli_json(&["keys", "delete", &key.client_id]).await;
+    assert_eq!(
+        deleted,
+        serde_json::json!({"client_id": key.client_id, "deleted": true})
+    );
+    app.cli_ok(&["signing-keys", "rotate"]).await;
+    let keys = app.cli_json(&["signing-keys", "list"]).await;
+    let pending = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] != "current")
+        .expect("the rotation's new key");
+    let kid = pending["kid"].as_str().unwrap();
+    let out = app
+        .cli_ok(&["signing-keys", "revoke", "--json", "--", kid])
+        .await;
+    let revoked: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(revoked["revoked"]["kid"], kid);
+    assert!(revoked["revoked"]["revoked_at"].is_string(), "{revoked}");
+    assert_eq!(revoked["current"]["state"], "current");
+}
+
+/// Completions and the man page come from the same definitions as `--help`, and need no
+/// configuration (not even a readable one).
+#[tokio::test]
+async fn completions_and_the_man_page_need_no_configuration() {
+    let run = |args: &'static [&'static str]| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+            .args(["--config", "/nonexistent/tokenmint.toml"])
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = run(&["completions", "bash"]).await;
+    assert!(
+        bash.contains("_tokenmint()") && bash.contains("revoke-leaked"),
+        "{bash}"
+    );
+    assert!(
+        run(&["completions", "zsh"])
+            .await
+            .starts_with("#compdef tokenmint")
+    );
+    assert!(
+        run(&["completions", "fish"])
+            .await
+            .contains("complete -c tokenmint")
+    );
+    let man = run(&["man"]).await;
+    assert!(man.contains(".TH tokenmint 1"), "{man}");
+    assert!(man.contains("signing\\-keys"), "subcommands listed: {man}");
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["completions", "tcsh"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "a usage error exits 2");
+}
+
 backend_tests!(
+    changes_print_json_when_asked,
     keys_create_and_list_print_the_documented_json,
     teams_list_prints_json,
     signing_keys_list_prints_json,

@@ -210,6 +210,21 @@ async fn every_series_exists_at_zero_before_traffic(app: TestApp) {
             assert_eq!(samples.get(&series), Some(&0.0), "{series}");
         }
     }
+    let build = format!(
+        "tokenmint_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(samples.get(&build), Some(&1.0), "{build}");
+    // The process's own figures (the server runs in this test's process); CPU time is counted
+    // in whole seconds, so it may still be 0.
+    assert!(samples.contains_key("process_cpu_seconds_total"));
+    for family in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(samples.get(family).is_some_and(|v| *v > 0.0), "{family}");
+    }
 }
 
 mod storage_free {
