@@ -4,17 +4,24 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependencies first, in a layer of their own: a change to tokenmint's code does not rebuild them.
-COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches tests/api \
- && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && echo 'fn main() {}' > benches/hot_path.rs && touch tests/api/main.rs \
+# The build copies only what the server's build reads: the manifests, then the sources.
+# Dependencies come first, in a layer of their own, built against stubs of every target the
+# workspace's manifests name (the tests, benchmarks and the client crate are never built here),
+# so a change to tokenmint's code does not rebuild them. This is what cargo-chef does, without
+# one more tool to build in the image. scripts/dockerfile-check (run by CI) checks that these
+# COPY lines hold everything the build reads.
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY crates/tokenmint-client/Cargo.toml ./crates/tokenmint-client/
+RUN mkdir -p src benches tests/api crates/tokenmint-client/src \
+      crates/tokenmint-client/benches crates/tokenmint-client/examples/monitors \
+ && for stub in src/main.rs benches/hot_path.rs crates/tokenmint-client/benches/verify.rs \
+      crates/tokenmint-client/examples/monitors/main.rs; do echo 'fn main() {}' > "$stub"; done \
+ && touch src/lib.rs tests/api/main.rs crates/tokenmint-client/src/lib.rs \
  && cargo build --release --locked --bin tokenmint \
- && rm -rf src benches tests
+ && rm -rf src
 COPY src ./src
 COPY migrations ./migrations
-COPY benches ./benches
-COPY tests ./tests
+COPY console ./console
 # The same build command CI runs (.ci/run).
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin tokenmint
 
