@@ -31,10 +31,14 @@ const SHORT_ENV: [(&str, &str); 3] = [
 ];
 
 /// Environment variables tokenmint reads that are not settings of this file.
-const OTHER_ENV: [&str; 3] = [
+const OTHER_ENV: [&str; 7] = [
     "TOKENMINT_MASTER_KEY",
     "TOKENMINT_TEST_DATABASE_URL",
     "TOKENMINT_WEBHOOK_SECRET",
+    "TOKENMINT_URL",
+    "TOKENMINT_CLIENT_ID",
+    "TOKENMINT_CLIENT_SECRET",
+    "TOKENMINT_TOKEN",
 ];
 
 /// The whole configuration, one field per TOML section.

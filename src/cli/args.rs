@@ -13,6 +13,12 @@ pub struct Cli {
     /// TOML configuration file [default: config/default.toml when present]
     #[arg(long, global = true, value_name = "FILE")]
     pub(super) config: Option<PathBuf>,
+    /// Work through a running server's management API instead of the database, such as
+    /// https://auth.example.com (teams, keys create|list|delete, signing-keys, audit).
+    /// Credentials: TOKENMINT_CLIENT_ID and TOKENMINT_CLIENT_SECRET of a key holding a
+    /// management scope, or TOKENMINT_TOKEN.
+    #[arg(long, global = true, env = "TOKENMINT_URL", value_name = "URL")]
+    pub(super) url: Option<url::Url>,
     #[command(subcommand)]
     pub(super) command: Command,
 }
@@ -167,6 +173,10 @@ pub(super) enum KeysCommand {
     /// Delete a key: it gets no new token from now on; issued tokens run until they expire.
     Delete {
         client_id: String,
+        /// The key's team: the key is deleted only if it belongs to it [with --url, default:
+        /// the team of the credentials' key]
+        #[arg(long)]
+        team: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },

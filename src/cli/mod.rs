@@ -1,11 +1,13 @@
 //! The `tokenmint` command line. Every command but `serve` works on the database directly, so
 //! the CLI bootstraps a new install and works while servers run (they notice within
-//! `signing.refresh` for signing keys, and at the next request for API keys).
+//! `signing.refresh` for signing keys, and at the next request for API keys). With `--url`, the
+//! management commands go through a running server's API instead (`remote`).
 
 mod args;
 mod leaked;
 mod operations;
 mod print;
+mod remote;
 mod webhooks;
 
 pub use args::Cli;
@@ -56,6 +58,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions { shell } => return operations::completions(shell),
         Command::Man => return operations::man_page(),
         _ => {}
+    }
+    if let Some(url) = cli.url {
+        return remote::run(url, cli.command).await;
     }
     let loaded = Config::load(cli.config.as_deref())?;
     let config = loaded.config;
@@ -252,7 +257,14 @@ async fn keys(
         KeysCommand::RevokeLeaked { url, json } => {
             leaked::revoke_from_stdin(store.as_ref(), url.as_deref(), now, json.json).await?;
         }
-        KeysCommand::Delete { client_id, json } => {
+        KeysCommand::Delete {
+            client_id,
+            team,
+            json,
+        } => {
+            if let Some(team) = &team {
+                manage::get_api_key(store.as_ref(), team, &client_id).await?;
+            }
             manage::delete_api_key(
                 store.as_ref(),
                 &Actor::Cli,

@@ -2,6 +2,7 @@
 //! Times are RFC 3339 in JSON; unset values are `null`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
 
 use crate::manage::CreatedKey;
 use crate::manage::views::views;
@@ -55,6 +56,33 @@ pub fn teams(teams: &[Team], as_json: bool) -> anyhow::Result<()> {
         .map(|t| vec![t.slug.clone(), t.name.clone(), time(&t.created_at)])
         .collect();
     table(&["SLUG", "NAME", "CREATED"], rows);
+    Ok(())
+}
+
+/// A JSON string as text (`-` for null).
+pub(super) fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The documents with `--json`, else a table of the named fields.
+pub(super) fn show_table(
+    documents: &[Value],
+    as_json: bool,
+    columns: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    if as_json {
+        return print_json(&documents);
+    }
+    let header: Vec<&str> = columns.iter().map(|(title, _)| *title).collect();
+    let rows = documents
+        .iter()
+        .map(|d| columns.iter().map(|(_, field)| text(&d[*field])).collect())
+        .collect();
+    table(&header, rows);
     Ok(())
 }
 

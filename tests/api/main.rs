@@ -29,6 +29,7 @@ mod openapi;
 mod operations;
 mod process;
 mod rate_limits;
+mod remote_cli;
 mod request_heads;
 mod sdk;
 mod secret_scanning;
