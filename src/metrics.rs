@@ -26,6 +26,7 @@ pub struct Metrics {
     pub signing_keys: IntGaugeVec,
     /// Seconds since the current signing key started signing.
     pub signing_key_age: IntGauge,
+    pub signing_key_since: IntGauge,
     /// Database failures seen on the request path.
     pub database_errors: IntCounterVec,
     /// Token requests that waited so long (for a hash) that their credential was read again
@@ -116,6 +117,12 @@ impl Metrics {
                 "tokenmint_signing_keys",
                 "Signing keys by state.",
                 &["state"],
+                registry
+            )
+            .expect(VALID),
+            signing_key_since: gauge!(
+                "tokenmint_signing_key_current_since_timestamp_seconds",
+                "When the current signing key started signing (Unix seconds); 0 if none.",
                 registry
             )
             .expect(VALID),
@@ -228,6 +235,8 @@ impl Metrics {
             .current_since
             .map_or(0, |since| (now - since).num_seconds());
         self.signing_key_age.set(age);
+        self.signing_key_since
+            .set(keyring.current_since.map_or(0, |since| since.timestamp()));
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

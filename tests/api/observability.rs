@@ -122,6 +122,15 @@ async fn metrics_parse_and_move_with_traffic(app: TestApp) {
     );
     assert!(after.contains_key("tokenmint_argon2_waiting"));
     assert!(after.contains_key("tokenmint_signing_key_age_seconds"));
+    let since = value(
+        &after,
+        "tokenmint_signing_key_current_since_timestamp_seconds",
+    );
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!(
+        (now - 3600.0..=now).contains(&since),
+        "the current key started signing at start: {since}"
+    );
 }
 
 async fn request_ids_are_generated_or_echoed(app: TestApp) {
