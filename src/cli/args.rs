@@ -14,7 +14,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(super) config: Option<PathBuf>,
     /// Work through a running server's management API instead of the database, such as
-    /// `https://auth.example.com` (teams, keys create|list|delete, signing-keys, audit).
+    /// `https://auth.example.com` (teams, keys except revoke-leaked, signing-keys, audit).
     /// Credentials: TOKENMINT_CLIENT_ID and TOKENMINT_CLIENT_SECRET of a key holding a
     /// management scope, or TOKENMINT_TOKEN.
     #[arg(long, global = true, env = "TOKENMINT_URL", value_name = "URL")]
@@ -142,6 +142,10 @@ pub(super) enum KeysCommand {
     /// node. `default` returns a limit to the issuer's setting.
     Update {
         client_id: String,
+        /// The key's team: the key is changed only if it belongs to it [with --url, default:
+        /// the team of the credentials' key]
+        #[arg(long)]
+        team: Option<String>,
         #[arg(long)]
         label: Option<String>,
         /// The longest the key's tokens live, such as 1h, or `default`
@@ -173,7 +177,7 @@ pub(super) enum KeysCommand {
     /// Delete a key: it gets no new token from now on; issued tokens run until they expire.
     Delete {
         client_id: String,
-        /// The key's team: the key is deleted only if it belongs to it [with --url, default:
+        /// The key's team: the key is changed only if it belongs to it [with --url, default:
         /// the team of the credentials' key]
         #[arg(long)]
         team: Option<String>,
@@ -184,6 +188,10 @@ pub(super) enum KeysCommand {
     /// working until the overlap ends. With --finish, end the overlap now.
     Roll {
         client_id: String,
+        /// The key's team: the key is changed only if it belongs to it [with --url, default:
+        /// the team of the credentials' key]
+        #[arg(long)]
+        team: Option<String>,
         /// How long the old secret keeps working, such as 24h, at most 30d; 0s ends it at once
         /// [default: 24h]
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "finish")]
@@ -204,6 +212,24 @@ pub(super) enum KeysCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
+}
+
+impl KeysCommand {
+    /// The team and key a command that changes one key names with `--team`.
+    pub(super) fn named_key(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::Delete {
+                client_id, team, ..
+            }
+            | Self::Roll {
+                client_id, team, ..
+            }
+            | Self::Update {
+                client_id, team, ..
+            } => team.as_deref().map(|team| (team, client_id.as_str())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -148,6 +148,9 @@ async fn keys(
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let store = store::open(&config.database).await?;
+    if let Some((team, client_id)) = command.named_key() {
+        manage::get_api_key(store.as_ref(), team, client_id).await?;
+    }
     match command {
         KeysCommand::Create {
             team,
@@ -236,6 +239,7 @@ async fn keys(
             token_ttl,
             rate,
             json,
+            ..
         } => {
             let update = manage::KeyUpdate {
                 label,
@@ -258,13 +262,8 @@ async fn keys(
             leaked::revoke_from_stdin(store.as_ref(), url.as_deref(), now, json.json).await?;
         }
         KeysCommand::Delete {
-            client_id,
-            team,
-            json,
+            client_id, json, ..
         } => {
-            if let Some(team) = &team {
-                manage::get_api_key(store.as_ref(), team, &client_id).await?;
-            }
             manage::delete_api_key(
                 store.as_ref(),
                 &Actor::Cli,

@@ -14,7 +14,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::args::{Command, KeysCommand, SigningKeysCommand, SortKeys, TeamsCommand};
+mod keys;
+
+use super::args::{Command, SigningKeysCommand, TeamsCommand};
 use super::print::{print_json, show_table, text};
 
 /// How long one call may take.
@@ -59,7 +61,7 @@ pub(super) async fn run(base: Url, command: Command) -> anyhow::Result<()> {
                 ],
             )
         }
-        Command::Keys(command) => keys(&remote, command).await,
+        Command::Keys(command) => keys::run(&remote, command).await,
         Command::SigningKeys(command) => signing_keys(&remote, command).await,
         Command::Audit { team, limit, json } => {
             let path = match &team {
@@ -83,98 +85,6 @@ pub(super) async fn run(base: Url, command: Command) -> anyhow::Result<()> {
         _ => bail!(
             "this command works on the database host only (it is not part of the management \
              API): run it without --url / TOKENMINT_URL"
-        ),
-    }
-}
-
-async fn keys(remote: &Remote, command: KeysCommand) -> anyhow::Result<()> {
-    match command {
-        KeysCommand::Create {
-            team,
-            label,
-            scopes,
-            expires_in,
-            test,
-            token_ttl,
-            rate,
-            json,
-        } => {
-            let body = json!({
-                "label": label,
-                "scopes": scopes,
-                "expires_in": expires_in.map(seconds),
-                "test": test,
-                "token_ttl": token_ttl.map(seconds),
-                "token_requests_per_second": rate,
-            });
-            let path = format!("/api/teams/{}/keys", segment(&team));
-            let key = remote.call(Method::POST, &path, Some(body)).await?;
-            show(&key, json.json, || {
-                println!(
-                    "Created API key {} for team {}.",
-                    key["label"],
-                    text(&key["team"])
-                );
-                println!();
-                println!("  Client ID:      {}", text(&key["client_id"]));
-                println!("  Client secret:  {}", text(&key["client_secret"]));
-                println!();
-                println!("Copy the secret now: it is shown only this once.");
-            })
-        }
-        KeysCommand::List {
-            team,
-            sort,
-            older_than,
-            expiring_within,
-            json,
-        } => {
-            let mut path = format!("/api/teams/{}/keys?sort=", segment(&team));
-            path.push_str(match sort {
-                SortKeys::Created => "created_at",
-                SortKeys::LastUsed => "last_used_at",
-            });
-            if let Some(age) = older_than {
-                path.push_str(&format!("&older_than={}", seconds(age)));
-            }
-            if let Some(within) = expiring_within {
-                path.push_str(&format!("&expiring_within={}", seconds(within)));
-            }
-            let keys = remote.all(&path).await?;
-            show_table(
-                &keys,
-                json.json,
-                &[
-                    ("CLIENT ID", "client_id"),
-                    ("LABEL", "label"),
-                    ("CREATED", "created_at"),
-                    ("LAST USED", "last_used_at"),
-                    ("EXPIRES", "expires_at"),
-                ],
-            )
-        }
-        KeysCommand::Delete {
-            client_id,
-            team,
-            json,
-        } => {
-            let team = match team {
-                Some(team) => team,
-                None => remote.own_team()?,
-            };
-            let path = format!("/api/teams/{}/keys/{}", segment(&team), segment(&client_id));
-            remote.call(Method::DELETE, &path, None).await?;
-            let done = json!({ "client_id": client_id, "deleted": true });
-            show(&done, json.json, || {
-                println!(
-                    "deleted {client_id}: it gets no new token from now on; tokens issued \
-                     before stay valid until they expire"
-                );
-            })
-        }
-        _ => bail!(
-            "over --url, `keys` creates, lists and deletes; for this one use the management API \
-             (see /openapi.json) or run it on the database host"
         ),
     }
 }
@@ -275,6 +185,19 @@ impl Remote {
                 None => return Ok(found),
             }
         }
+    }
+
+    /// `/api/teams/{team}/keys/{client_id}`, the team by default the credentials' own.
+    fn key_path(&self, team: Option<String>, client_id: &str) -> anyhow::Result<String> {
+        let team = match team {
+            Some(team) => team,
+            None => self.own_team()?,
+        };
+        Ok(format!(
+            "/api/teams/{}/keys/{}",
+            segment(&team),
+            segment(client_id)
+        ))
     }
 
     /// The team of the token's key, for commands that name a key without its team.

@@ -143,6 +143,37 @@ async fn an_admin_runs_the_cli_remotely_with_the_same_json(app: TestApp) {
 async fn a_team_key_deletes_its_own_keys_and_is_refused_elsewhere(app: TestApp) {
     let writer = app.create_key_in("acme", &["keys:write"]).await;
     let victim = app.create_key(&[]).await;
+    let id = victim.client_id.as_str();
+    let updated = remote_json(&app, &writer, &["keys", "update", id, "--rate", "5"]).await;
+    assert_eq!(updated["token_requests_per_second"], 5);
+    let rolled = remote_json(&app, &writer, &["keys", "roll", id, "--overlap", "1h"]).await;
+    let new = Key {
+        client_secret: rolled["client_secret"].as_str().unwrap().to_string(),
+        ..victim.clone()
+    };
+    assert_eq!(
+        app.post_token(&victim, GRANT).await.status(),
+        200,
+        "old, in the overlap"
+    );
+    assert_eq!(app.post_token(&new, GRANT).await.status(), 200, "new");
+    let out = remote(
+        &app,
+        &credentials(&writer),
+        &["keys", "roll", id, "--finish"],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.post_token(&victim, GRANT).await.status(),
+        401,
+        "old, finished"
+    );
+    let victim = new;
     let out = remote(
         &app,
         &credentials(&writer),
