@@ -59,7 +59,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Man => return operations::man_page(),
         _ => {}
     }
-    if let Some(url) = cli.url {
+    let verify = matches!(
+        cli.command,
+        Command::Webhooks(args::WebhooksCommand::Verify { .. })
+    );
+    if let Some(url) = cli.url.filter(|_| !verify) {
         return remote::run(url, cli.command).await;
     }
     let loaded = Config::load(cli.config.as_deref())?;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 mod keys;
+mod webhooks;
 
 use super::args::{Command, SigningKeysCommand, TeamsCommand};
 use super::print::{print_json, show_table, text};
@@ -62,6 +63,7 @@ pub(super) async fn run(base: Url, command: Command) -> anyhow::Result<()> {
             )
         }
         Command::Keys(command) => keys::run(&remote, command).await,
+        Command::Webhooks(command) => webhooks::run(&remote, command).await,
         Command::SigningKeys(command) => signing_keys(&remote, command).await,
         Command::Audit { team, limit, json } => {
             let path = match &team {

@@ -122,7 +122,7 @@ async fn open(config: &Config) -> anyhow::Result<WebhookService> {
     ))
 }
 
-fn read_payload() -> anyhow::Result<Vec<u8>> {
+pub(super) fn read_payload() -> anyhow::Result<Vec<u8>> {
     let mut payload = Vec::new();
     std::io::stdin()
         .take(MAX_PAYLOAD_BYTES + 1)

@@ -128,6 +128,45 @@ async fn an_admin_runs_the_cli_remotely_with_the_same_json(app: TestApp) {
         "by the remote caller"
     );
 
+    // The team's webhook signing secret: the same one both ways; a remote signature verifies.
+    let shown = remote_json(
+        &app,
+        &admin,
+        &["webhooks", "secret", "show", "--team", "beta"],
+    )
+    .await;
+    let local = app
+        .cli_json(&["webhooks", "secret", "show", "--team", "beta"])
+        .await;
+    assert_eq!(shown["secret"], local["secret"]);
+    let secret = shown["secret"].as_str().unwrap();
+    let signed = remote_json(&app, &admin, &["webhooks", "sign", "--team", "beta"]).await;
+    let field = |name: &str| signed[name].as_str().unwrap().to_string();
+    let (id, timestamp, signature) = (
+        field("webhook-id"),
+        field("webhook-timestamp"),
+        field("webhook-signature"),
+    );
+    let out = app
+        .cli(&[
+            "webhooks",
+            "verify",
+            "--secret",
+            secret,
+            "--id",
+            &id,
+            "--timestamp",
+            &timestamp,
+            "--signature",
+            &signature,
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The table output names the key too.
     let out = remote(
         &app,
