@@ -14,7 +14,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(super) config: Option<PathBuf>,
     /// Work through a running server's management API instead of the database, such as
-    /// `https://auth.example.com` (teams, keys but revoke-leaked, signing-keys, webhooks, audit).
+    /// `https://auth.example.com` (teams, keys except revoke-leaked, signing-keys, webhooks,
+    /// audit).
     /// Credentials: TOKENMINT_CLIENT_ID and TOKENMINT_CLIENT_SECRET of a key holding a
     /// management scope, or TOKENMINT_TOKEN.
     #[arg(long, global = true, env = "TOKENMINT_URL", value_name = "URL")]
