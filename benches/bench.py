@@ -13,7 +13,8 @@ median reported):
   wrong-secret flood    500 connections of wrong secrets, while one valid client measures itself
   signing ceiling       criterion's sign_token/ES256: tokens/s two cores could sign doing nothing else
 
-and prints one table with tokens/s, p50, p99, non-200 count, server RSS and tokenmint ÷ peer.
+and prints one table with tokens/s, p50, p99, non-200 count, server RSS, server CPU per request
+(the server's /proc CPU time over a run ÷ the requests answered) and tokenmint ÷ peer.
 Raw results go to target/bench/<UTC time>.json. The load generator shares the two cores with
 the server, as in the peer's own measurements.
 
@@ -94,6 +95,21 @@ def rss_kib(pid):
     return total
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process and its children so far, in seconds (/proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    total = 0
+    for p in pids:
+        try:
+            # Fields after the command name: state is the first, utime the 12th, stime the 13th.
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / ticks
+
+
 class RssPeak(threading.Thread):
     """Samples RSS every 100 ms while a run lasts; `peak_mib` after `stop()`."""
 
@@ -119,15 +135,21 @@ def measured(name, pid, **kwargs):
     for i in range(RUNS):
         sampler = RssPeak(pid)
         sampler.start()
+        cpu_before = cpu_seconds(pid)
         result = load(**kwargs)
+        cpu = cpu_seconds(pid) - cpu_before
         result["rss_mib"] = sampler.stop()
+        # Server CPU per answered request: the server's CPU time over the run ÷ the requests
+        # the load generator counted (its rate × the run's length).
+        answered = result["requests_per_sec"] * kwargs.get("duration", DURATION)
+        result["cpu_us"] = 1e6 * cpu / answered if answered else 0.0
         runs.append(result)
         log(f"  {name} run {i + 1}: {result['requests_per_sec']:.0f}/s p99 {result['latency_p99_ms']:.2f} ms "
-            f"non-200 {result['non_200']:.0f} rss {result['rss_mib']:.1f} MiB")
+            f"non-200 {result['non_200']:.0f} rss {result['rss_mib']:.1f} MiB cpu {result['cpu_us']:.1f} µs/req")
     median = lambda key: statistics.median(r[key] for r in runs)
     return {"name": name, "rps": median("requests_per_sec"), "p50": median("latency_p50_ms"),
             "p99": median("latency_p99_ms"), "non_200": sum(r["non_200"] for r in runs),
-            "rss": max(r["rss_mib"] for r in runs), "runs": runs}
+            "rss": max(r["rss_mib"] for r in runs), "cpu_us": median("cpu_us"), "runs": runs}
 
 
 def wait_http(url, seconds=30):
@@ -239,12 +261,18 @@ def webhook_signing(tm):
     url = tm.base + "/api/teams/bench/webhooks/sign"
     wrk_json(url, "Bearer " + token, body, duration=WARMUP)
     name = "webhook sign, tokenmint"
-    runs = [wrk_json(url, "Bearer " + token, body) for _ in range(RUNS)]
+    runs = []
+    for _ in range(RUNS):
+        cpu_before = cpu_seconds(tm.process.pid)
+        run = wrk_json(url, "Bearer " + token, body)
+        answered = run["rps"] * DURATION
+        run["cpu_us"] = 1e6 * (cpu_seconds(tm.process.pid) - cpu_before) / answered if answered else 0.0
+        runs.append(run)
     for i, r in enumerate(runs):
         log(f"  {name} run {i + 1}: {r['rps']:.0f}/s p99 {r['p99_ms']:.2f} ms non-200 {r['non_200']:.0f}")
     median = lambda k: statistics.median(r[k] for r in runs)
     return [{"name": name, "rps": median("rps"), "p50": median("p50_ms"), "p99": median("p99_ms"),
-             "non_200": sum(r["non_200"] for r in runs), "runs": runs}]
+             "non_200": sum(r["non_200"] for r in runs), "cpu_us": median("cpu_us"), "runs": runs}]
 
 
 def flood(tm):
@@ -332,15 +360,19 @@ def table(results):
     rows = {r["name"]: r for r in results["rows"]}
     peer_token = rows.get("token, peer", {}).get("rps")
     peer_jwks = rows.get("JWKS, peer", {}).get("rps")
-    ratio = {"token, tokenmint SQLite": peer_token, "token, tokenmint PostgreSQL": peer_token, "JWKS, tokenmint": peer_jwks}
+    # The webhook route has no counterpart in the peer: it is held to the peer's JWKS, its
+    # nearest trivial route.
+    ratio = {"token, tokenmint SQLite": peer_token, "token, tokenmint PostgreSQL": peer_token,
+             "JWKS, tokenmint": peer_jwks, "webhook sign, tokenmint": peer_jwks}
     lines = [f"tokenmint benchmark — {results['date']} — {results['machine']}",
              f"(load generator on the same cores; median of {RUNS} × {DURATION} s, {CONNECTIONS} connections)", "",
-             "| line | req/s | p50 ms | p99 ms | non-200 | RSS MiB | ÷ peer |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| line | req/s | p50 ms | p99 ms | non-200 | RSS MiB | server CPU µs/req | ÷ peer |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results["rows"]:
         peer = ratio.get(r["name"])
         rss = f"{r['rss']:.1f}" if "rss" in r else "-"
-        lines.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non_200']:.0f} | {rss} | "
+        cpu = f"{r['cpu_us']:.1f}" if "cpu_us" in r else "-"
+        lines.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non_200']:.0f} | {rss} | {cpu} | "
                      f"{(r['rps'] / peer) if peer else 0:.2f}{'×' if peer else ''} |")
     if "flood_rps" in rows.get("valid client during 500-conn wrong-secret flood", {}):
         f = rows["valid client during 500-conn wrong-secret flood"]
