@@ -215,6 +215,14 @@ impl Caller {
     }
 }
 
+/// A key an authority may change: its typed id, the key as listed, and its team.
+#[derive(Debug)]
+pub(super) struct ReachedKey {
+    pub id: ClientId,
+    pub key: crate::store::ApiKey,
+    pub team: crate::domain::TeamSlug,
+}
+
 /// Who asks for a change to an API key.
 #[derive(Debug, Clone, Copy)]
 pub enum KeyAuthority<'a> {
@@ -225,6 +233,22 @@ pub enum KeyAuthority<'a> {
 }
 
 impl KeyAuthority<'_> {
+    /// The key `client_id` names, when this authority reaches it (as [`Self::reaches`] says),
+    /// with its typed id and team; `UnknownKey` when there is none.
+    pub(super) async fn find(
+        &self,
+        store: &dyn Store,
+        client_id: &str,
+    ) -> Result<ReachedKey, super::ManageError> {
+        let unknown = || super::ManageError::UnknownKey(client_id.to_string());
+        let id = ClientId::parse(client_id).ok_or_else(unknown)?;
+        let key = store.api_key(&id).await?.ok_or_else(unknown)?;
+        self.reaches(&key)?;
+        // The key's team as stored: written only as a `TeamSlug`, so this never refuses.
+        let team = crate::domain::TeamSlug::parse(&key.team).ok_or_else(unknown)?;
+        Ok(ReachedKey { id, key, team })
+    }
+
     /// Whether this authority reaches `key`: `UnknownKey` for another team's key (as if it did
     /// not exist), `Denied` for a key holding a scope the caller could not grant.
     pub(super) fn reaches(&self, key: &crate::store::ApiKey) -> Result<(), super::ManageError> {

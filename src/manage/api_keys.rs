@@ -6,11 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::access::KeyAuthority;
+use super::access::{KeyAuthority, ReachedKey};
 use super::{ManageError, check_text, check_time, get_team, team_slug};
 use crate::audit::Actor;
 use crate::config::Config;
-use crate::domain::TeamSlug;
 use crate::oauth::credentials::{ClientId, ClientSecret, KeyEnv};
 use crate::oauth::grant::CREDENTIAL_FRESHNESS;
 use crate::oauth::scope;
@@ -212,12 +211,7 @@ pub async fn delete_api_key(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ManageError> {
-    let unknown = || ManageError::UnknownKey(client_id.to_string());
-    let id = ClientId::parse(client_id).ok_or_else(unknown)?;
-    let key = store.api_key(&id).await?.ok_or_else(unknown)?;
-    authority.reaches(&key)?;
-    // The key's team as stored: written only as a `TeamSlug`, so this never refuses.
-    let team = TeamSlug::parse(&key.team).ok_or_else(unknown)?;
+    let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
     let audit = actor.event(
         now,
         "api_key.delete",
@@ -226,7 +220,7 @@ pub async fn delete_api_key(
         json!({ "label": key.label }),
     );
     if !store.delete_api_key(&id, &team, &audit).await? {
-        return Err(unknown());
+        return Err(ManageError::UnknownKey(client_id.to_string()));
     }
     tokio::time::sleep(DELETION_SETTLES).await;
     Ok(())

@@ -8,12 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::access::KeyAuthority;
+use super::access::{KeyAuthority, ReachedKey};
 use super::{ManageError, check_text};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::config::duration::format as show;
-use crate::domain::{ClientId, TeamSlug};
 use crate::store::{ApiKey, KeyHygiene, KeyLimits, Store};
 
 /// The shortest token lifetime a key may be given: shorter tokens expire before most resource
@@ -96,10 +95,9 @@ pub async fn update_api_key(
             "nothing to change: give a label, a token lifetime or a rate".into(),
         ));
     }
-    let unknown = || ManageError::UnknownKey(client_id.to_string());
-    let id = ClientId::parse(client_id).ok_or_else(unknown)?;
-    let mut key = store.api_key(&id).await?.ok_or_else(unknown)?;
-    authority.reaches(&key)?;
+    let ReachedKey {
+        id, mut key, team, ..
+    } = authority.find(store, client_id).await?;
     let before = key.clone();
     if let Some(label) = update.label {
         check_text("label", &label)?;
@@ -111,7 +109,6 @@ pub async fn update_api_key(
     if let Some(rate) = update.token_requests_per_second {
         key.limits.token_requests_per_second = rate.map(checked_rate).transpose()?;
     }
-    let team = TeamSlug::parse(&key.team).ok_or_else(unknown)?;
     let audit = actor.event(
         now,
         "api_key.update",
@@ -130,7 +127,7 @@ pub async fn update_api_key(
         .update_api_key(&id, &team, &key.label, key.limits, &audit)
         .await?
     {
-        return Err(unknown());
+        return Err(ManageError::UnknownKey(client_id.to_string()));
     }
     Ok(key)
 }

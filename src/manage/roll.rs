@@ -12,13 +12,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::access::KeyAuthority;
+use super::access::{KeyAuthority, ReachedKey};
 use super::api_keys::DELETION_SETTLES;
 use super::{ManageError, ManageError as E};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::config::duration::format as show;
-use crate::domain::{ClientId, TeamSlug};
 use crate::oauth::credentials::ClientSecret;
 use crate::oauth::verifier::hash_secret;
 use crate::store::{ApiKey, NewSecret, Store};
@@ -48,11 +47,10 @@ pub async fn roll_secret(
 ) -> Result<RolledKey, ManageError> {
     let overlap = overlap.unwrap_or(DEFAULT_ROLL_OVERLAP);
     let until = overlap_end(now, overlap)?;
+    let ReachedKey {
+        id, mut key, team, ..
+    } = authority.find(store, client_id).await?;
     let unknown = || E::UnknownKey(client_id.to_string());
-    let id = ClientId::parse(client_id).ok_or_else(unknown)?;
-    let mut key = store.api_key(&id).await?.ok_or_else(unknown)?;
-    authority.reaches(&key)?;
-    let team = TeamSlug::parse(&key.team).ok_or_else(unknown)?;
     let credential = store.credential(&id).await?.ok_or_else(unknown)?;
     let failed = |_| E::Internal("the system random generator failed".into());
     let secret = ClientSecret::generate(&config.keys.prefix).map_err(failed)?;
@@ -100,11 +98,7 @@ pub async fn finish_roll(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ManageError> {
-    let unknown = || E::UnknownKey(client_id.to_string());
-    let id = ClientId::parse(client_id).ok_or_else(unknown)?;
-    let key = store.api_key(&id).await?.ok_or_else(unknown)?;
-    authority.reaches(&key)?;
-    let team = TeamSlug::parse(&key.team).ok_or_else(unknown)?;
+    let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
     let audit = actor.event(
         now,
         "api_key.roll_finish",
