@@ -303,6 +303,28 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
     Ok(value)
 }
 
+/// A body that may be omitted: `T::default()` when it is empty, else as [`parse_json`] reads it.
+pub fn parse_optional_json<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Problem> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    parse_json(headers, body)
+}
+
+/// A duration member such as `overlap`, when given; a 400 problem naming the member when it is
+/// not a duration.
+pub fn optional_duration(
+    member: &str,
+    text: Option<&str>,
+) -> Result<Option<std::time::Duration>, Problem> {
+    text.map(crate::config::duration::parse)
+        .transpose()
+        .map_err(|e| Problem::bad_request(format!("{member}: {e}")))
+}
+
 /// Query parameters read into `T`; anything malformed or unknown is a 400 problem.
 pub struct ApiQuery<T>(pub T);
 

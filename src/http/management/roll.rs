@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::problem::{Problem, parse_json};
+use super::problem::{Problem, optional_duration, parse_optional_json};
 use crate::http::{Management, no_store};
 use crate::manage::access::Caller;
 use crate::manage::{self, KeyAuthority, RolledKeyView};
@@ -44,17 +44,8 @@ pub async fn roll(
     body: Bytes,
 ) -> Result<Response, Problem> {
     caller.may_write_keys(&team)?;
-    let request: RollRequest = if body.is_empty() {
-        RollRequest::default()
-    } else {
-        parse_json(&headers, &body)?
-    };
-    let overlap = request
-        .overlap
-        .as_deref()
-        .map(crate::config::duration::parse)
-        .transpose()
-        .map_err(|e| Problem::bad_request(format!("overlap: {e}")))?;
+    let request: RollRequest = parse_optional_json(&headers, &body)?;
+    let overlap = optional_duration("overlap", request.overlap.as_deref())?;
     let now = state.clock.now();
     let rolled = manage::roll_secret(
         state.store.as_ref(),

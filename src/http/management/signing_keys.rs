@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::pages::Page;
-use super::problem::{Problem, parse_json};
+use super::problem::{Problem, parse_optional_json};
 use crate::http::Management;
 use crate::manage::access::Caller;
 
@@ -54,11 +54,7 @@ pub async fn rotate(
     body: Bytes,
 ) -> Result<Json<Rotation>, Problem> {
     caller.may_administer()?;
-    let request: RotateRequest = if body.is_empty() {
-        RotateRequest::default()
-    } else {
-        parse_json(&headers, &body)?
-    };
+    let request: RotateRequest = parse_optional_json(&headers, &body)?;
     let now = state.clock.now();
     let rotation = state
         .signing

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::problem::{ApiJson, Problem, parse_json};
+use super::problem::{ApiJson, Problem, optional_duration, parse_optional_json};
 use crate::http::{Management, no_store};
 use crate::manage::access::Caller;
 use crate::webhooks::{SignedHeaders, WebhookError, WebhookSecretView};
@@ -62,17 +62,8 @@ pub async fn rotate(
     body: Bytes,
 ) -> Result<Response, Problem> {
     caller.may_write_webhook_secret(&team)?;
-    let request: RotateSecret = if body.is_empty() {
-        RotateSecret::default()
-    } else {
-        parse_json(&headers, &body)?
-    };
-    let overlap = request
-        .overlap
-        .as_deref()
-        .map(crate::config::duration::parse)
-        .transpose()
-        .map_err(|e| Problem::bad_request(format!("overlap: {e}")))?;
+    let request: RotateSecret = parse_optional_json(&headers, &body)?;
+    let overlap = optional_duration("overlap", request.overlap.as_deref())?;
     let now = state.clock.now();
     let secrets = state
         .webhooks
