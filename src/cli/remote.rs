@@ -183,6 +183,10 @@ impl Remote {
             let page = self.call(Method::GET, &page_path, None).await?;
             found.extend(items(&page));
             match page["next_cursor"].as_str() {
+                // A cursor that does not move on would page forever: a server bug, refused.
+                Some(next) if cursor.as_deref() == Some(next) => {
+                    bail!("{path}: the server answered the same page cursor twice")
+                }
                 Some(next) => cursor = Some(next.to_string()),
                 None => return Ok(found),
             }
