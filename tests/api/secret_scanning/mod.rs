@@ -145,6 +145,36 @@ async fn a_leaked_previous_secret_ends_only_that_secret(app: TestApp, scanner: S
     );
 }
 
+/// One secret reported many times at once (a scanner retrying, two scanners): every report is
+/// answered, the key is deleted once, with one audit row, and refused afterwards.
+async fn concurrent_reports_of_one_secret_revoke_it_once(app: TestApp, scanner: Scanner) {
+    let key = app.create_key(&[]).await;
+    assert_eq!(app.post_token(&key, GRANT).await.status(), 200, "cached");
+    let body = json!([finding(&key.client_secret)]).to_string();
+    let answers = futures::future::join_all((0..8).map(|_| scanner.report(&app, &body))).await;
+    let mut true_positives = 0;
+    for (status, answer) in &answers {
+        assert_eq!(*status, 200, "{answer}");
+        if answer[0]["label"] == "true_positive" {
+            true_positives += 1;
+        }
+    }
+    assert!(true_positives >= 1, "{answers:?}");
+    assert_eq!(app.post_token(&key, GRANT).await.status(), 401);
+    let admin = app.admin_key().await;
+    let token = app.management_token(&admin, None).await;
+    let audit = app
+        .api(Method::GET, "/api/admin/audit", Some(&token), None)
+        .await;
+    let leaked = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "api_key.leaked")
+        .count();
+    assert_eq!(leaked, 1, "deleted once: {}", audit.text);
+}
+
 /// What a refused report was, its body, key id and signature, and the status it must get.
 type Attempt<'a> = (&'a str, String, Option<&'a str>, Option<&'a str>, u16);
 
@@ -303,4 +333,5 @@ scanner_tests!(
     unsigned_forged_and_malformed_reports_are_refused,
     signed_reports_are_rate_limited,
     the_cli_revokes_secrets_from_stdin,
+    concurrent_reports_of_one_secret_revoke_it_once,
 );
