@@ -32,6 +32,8 @@ pub struct Metrics {
     /// Token requests that waited so long (for a hash) that their credential was read again
     /// before signing.
     pub credential_rereads: IntCounter,
+    /// Credentials the token path read from the database (the rest came from a node's lease).
+    pub credential_reads: IntCounter,
     /// Panics caught: `request` (answered 500) or `task` (a background loop, restarted).
     pub panics: IntCounterVec,
     /// Connections closed as soon as accepted, by reason (`per_address`).
@@ -142,6 +144,12 @@ impl Metrics {
             credential_rereads: counter!(
                 "tokenmint_credential_rereads_total",
                 "Token requests whose credential was read again before signing, after a long wait.",
+                registry
+            )
+            .expect(VALID),
+            credential_reads: counter!(
+                "tokenmint_credential_reads_total",
+                "Credentials the token path read from the database; the other requests used a read shared for a moment (a lease).",
                 registry
             )
             .expect(VALID),

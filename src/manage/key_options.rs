@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::access::{KeyAuthority, ReachedKey};
+use super::api_keys::DELETION_SETTLES;
 use super::{ManageError, check_text};
 use crate::audit::Actor;
 use crate::config::Config;
@@ -79,8 +80,8 @@ impl KeyUpdate {
     }
 }
 
-/// Changes a key's label or limits; they apply from its next token request, on every node
-/// (the token path reads them with the key). Returns the key as it now is.
+/// Changes a key's label or limits; new limits apply from its next token request after this
+/// returns, on every node (the token path reads them with the key). Returns the key as it now is.
 pub async fn update_api_key(
     store: &dyn Store,
     actor: &Actor,
@@ -128,6 +129,11 @@ pub async fn update_api_key(
         .await?
     {
         return Err(ManageError::UnknownKey(client_id.to_string()));
+    }
+    // New limits apply from the next request on every node: once no node may still sign from
+    // a credential it read before this change (the token path's leases).
+    if key.limits != before.limits {
+        tokio::time::sleep(DELETION_SETTLES).await;
     }
     Ok(key)
 }

@@ -16,8 +16,10 @@
 //!    `exp` never past the key's own expiry.
 
 mod authenticate;
+mod lease;
 
 pub use authenticate::CREDENTIAL_FRESHNESS;
+pub use lease::LEASE_REUSE;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -80,6 +82,8 @@ enum Audience<'a> {
 pub struct TokenIssuer {
     store: Arc<dyn Store>,
     verifier: SecretVerifier,
+    /// Credentials read a moment ago, shared by the requests that follow (lease.rs).
+    leases: lease::Leases,
     usage: UsageRecorder,
     keyring: KeyringHandle,
     metrics: Arc<Metrics>,
@@ -105,6 +109,7 @@ impl TokenIssuer {
         Self {
             store,
             verifier: verifier.with_waiting_gauge(metrics.argon2_waiting.clone()),
+            leases: lease::Leases::default(),
             usage,
             keyring,
             metrics,

@@ -20,6 +20,7 @@ mod crash;
 mod extreme_inputs;
 mod file_modes;
 mod fuzz_corpus;
+mod leases;
 mod lifecycle;
 mod malformed;
 mod management;

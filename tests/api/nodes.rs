@@ -219,7 +219,7 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_recovers() {
 }
 
 /// Where the test PostgreSQL listens, from its URL.
-fn postgres_socket_addr() -> std::net::SocketAddr {
+pub(crate) fn postgres_socket_addr() -> std::net::SocketAddr {
     let url = url::Url::parse(&crate::helpers::postgres_url()).expect("postgres URL");
     let host = url.host_str().unwrap_or("127.0.0.1");
     let port = url.port().unwrap_or(5432);

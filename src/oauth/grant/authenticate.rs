@@ -7,27 +7,32 @@
 //! no await in between. A deletion returns only after the same span has passed since it
 //! committed (see [`crate::manage`]). So a token is signed either from a read that began after
 //! the deletion committed (which finds nothing), or before the deletion returns. This needs no
-//! coordination between nodes: each measures the span on its own monotonic clock.
+//! coordination between nodes: each measures the span on its own monotonic clock. The
+//! requests of the read's first moments share it (a lease, see [`super::lease`]), so a busy key
+//! costs the database a few reads a second rather than one per token.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::TokenIssuer;
+use super::lease::Lease;
 use crate::oauth::OAuthError;
 use crate::oauth::credentials::{ClientId, ClientSecret};
 use crate::oauth::rate_limit::HashReservation;
 use crate::oauth::verifier::{CacheMiss, Verdict, VerifyError};
 use crate::store::{StoreError, StoredCredential};
 
-/// How long a credential read stays good for signing a token. Reads on the token path take
-/// well under a millisecond, so only a request that queued for a hash reads again.
+/// How long a credential read stays good for signing a token. A read is shared by the
+/// requests of the first half of this span (its lease), and a read takes well under a
+/// millisecond, so only a request that queued for a hash reads again.
 pub const CREDENTIAL_FRESHNESS: Duration = Duration::from_millis(250);
 
 /// A credential as read from the store, and when that read began.
 pub(super) struct ReadCredential {
     /// The Client ID the key was read by.
     pub client_id: ClientId,
-    pub key: StoredCredential,
+    pub key: Arc<StoredCredential>,
     read_at: Instant,
     /// Which of the key's secrets the client presented, once it is checked.
     matched: Matched,
@@ -237,13 +242,35 @@ impl TokenIssuer {
         Ok(again)
     }
 
-    /// One read of a credential, bounded in time even when the network to the database drops
-    /// packets instead of refusing.
+    /// The credential: from this node's lease while it is young (see [`super::lease`]), else
+    /// one read of the store, bounded in time even when the network to the database drops
+    /// packets instead of refusing, and leased to the requests that follow.
     async fn read_credential(
         &self,
         client_id: &ClientId,
     ) -> Result<Option<ReadCredential>, OAuthError> {
+        let lease = match self.leases.get(client_id.as_str()) {
+            Some(lease) => lease,
+            None => {
+                let Some(lease) = self.read_store(client_id).await? else {
+                    return Ok(None);
+                };
+                self.leases.keep(client_id.as_str(), lease.clone());
+                lease
+            }
+        };
+        Ok(Some(ReadCredential {
+            client_id: client_id.clone(),
+            key: lease.key.clone(),
+            read_at: lease.read_at,
+            matched: Matched::Current,
+        }))
+    }
+
+    /// One read of the store, and when it began.
+    async fn read_store(&self, client_id: &ClientId) -> Result<Option<Arc<Lease>>, OAuthError> {
         let read_at = Instant::now();
+        self.metrics.credential_reads.inc();
         let lookup = tokio::time::timeout(self.db_timeout, self.store.credential(client_id));
         let found = lookup
             .await
@@ -259,11 +286,11 @@ impl TokenIssuer {
                     .inc();
                 store_failure(error)
             })?;
-        Ok(found.map(|key| ReadCredential {
-            client_id: client_id.clone(),
-            key,
-            read_at,
-            matched: Matched::Current,
+        Ok(found.map(|key| {
+            Arc::new(Lease {
+                key: Arc::new(key),
+                read_at,
+            })
         }))
     }
 
