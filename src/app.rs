@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::http::{self, AppState, Documents, Management, TokenEndpoint};
+use crate::http::{self, AppState, Documents, Management, StateParts, TokenEndpoint};
 use crate::metrics::Metrics;
 use crate::oauth::grant::TokenIssuer;
 use crate::oauth::usage::UsageRecorder;
@@ -111,7 +111,7 @@ impl App {
         let max_age = config.signing.jwks_max_age.as_secs();
         let proxies =
             http::client_ip::TrustedProxies::new(config.rate_limit.trusted_proxies.clone());
-        let state = AppState {
+        let state = AppState::new(StateParts {
             token: TokenEndpoint {
                 issuer: Arc::new(issuer),
                 proxies: proxies.clone(),
@@ -139,7 +139,7 @@ impl App {
             keyring,
             metrics,
             clock: clock.clone(),
-        };
+        });
         let metrics_listener = match (config.metrics.enabled, config.metrics.bind.as_str()) {
             (true, bind) if !bind.is_empty() => Some(
                 TcpListener::bind(bind)

@@ -17,7 +17,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::response::Response;
@@ -30,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use super::HttpService;
 use super::client_ip::TrustedProxies;
 use super::idle::{Activity, IdleLimits, WatchedIo};
 use super::peer::{Admission, PeerCounts, PeerSlot};
@@ -64,7 +65,7 @@ pub struct ConnectionLimits {
 
 /// What every connection task of one listener shares.
 struct Shared {
-    router: Router,
+    router: HttpService,
     builder: Builder<TokioExecutor>,
     idle: IdleLimits,
     metrics: Arc<Metrics>,
@@ -74,7 +75,7 @@ struct Shared {
 /// requests in flight finish (for at most `SHUTDOWN_GRACE`) and closes every connection.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: HttpService,
     limits: ConnectionLimits,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
@@ -219,7 +220,7 @@ fn is_timeout(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
 /// The router as a hyper service: each request gets the peer's address (for handlers taking
 /// `ConnectInfo<SocketAddr>`) and counts as in progress until its answer is ready.
 fn service(
-    router: Router,
+    router: HttpService,
     peer: SocketAddr,
     activity: Arc<Activity>,
 ) -> impl hyper::service::Service<
@@ -231,7 +232,7 @@ fn service(
     hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let in_progress = activity.request_started();
-        let answer = router.clone().oneshot(request);
+        let answer = router.clone().oneshot(request.map(Body::new));
         async move {
             let response = answer.await;
             drop(in_progress);

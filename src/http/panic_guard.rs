@@ -59,20 +59,21 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::http::HttpService;
 
     async fn boom() -> &'static str {
         panic!("deliberate test panic")
     }
 
-    fn app(metrics: Arc<Metrics>) -> Router {
+    fn app(metrics: Arc<Metrics>) -> HttpService {
         let routes = Router::new()
             .route("/api/oauth/token", post(boom))
             .route("/api/teams", get(boom))
             .route("/healthz", get(|| async { "ok" }));
-        super::super::guarded(routes, metrics)
+        super::super::serve_stack(routes, metrics)
     }
 
-    async fn send(app: &Router, method: &str, path: &str) -> (StatusCode, String, Value) {
+    async fn send(app: &HttpService, method: &str, path: &str) -> (StatusCode, String, Value) {
         let request = Request::builder()
             .method(method)
             .uri(path)

@@ -18,9 +18,28 @@ use crate::signing::keyring::KeyringHandle;
 use crate::signing::service::SigningService;
 use crate::store::Store;
 
-/// Every part, once.
+/// Every part, once, behind one `Arc`: axum clones the state for every request, and this makes
+/// that clone one reference count instead of one per part (and an allocation for the paths
+/// some parts hold).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateParts>);
+
+impl AppState {
+    pub fn new(parts: StateParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct StateParts {
     pub token: TokenEndpoint,
     pub management: Management,
     pub documents: Documents,

@@ -3,8 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::request::Parts;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -47,8 +46,8 @@ struct TokenRequest {
     client_secret: Option<String>,
 }
 
-/// The token endpoint. It takes the request's parts rather than a `HeaderMap`, which would be
-/// a copy of every header.
+/// The token endpoint. It takes the request whole and moves its headers out, where the `Parts`
+/// or `HeaderMap` extractors would copy every header (and every extension) of every request.
 #[utoipa::path(post, path = "/api/oauth/token", operation_id = "token", tag = "oauth",
     request_body(content(
         (TokenRequest = "application/x-www-form-urlencoded"),
@@ -69,12 +68,16 @@ struct TokenRequest {
 pub async fn issue(
     State(state): State<TokenEndpoint>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    parts: Parts,
-    body: Bytes,
+    mut request: Request,
 ) -> Response {
     let started = std::time::Instant::now();
-    let client_ip = state.proxies.client_ip(peer.ip(), &parts.headers);
-    let (outcome, response) = answer(&state, &parts, &body, client_ip).await;
+    let headers = std::mem::take(request.headers_mut());
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let client_ip = state.proxies.client_ip(peer.ip(), &headers);
+    let (outcome, response) = answer(&state, &headers, &body, client_ip).await;
     let metrics = state.issuer.metrics();
     metrics.token_requests.with_label_values(&[outcome]).inc();
     metrics
@@ -86,11 +89,10 @@ pub async fn issue(
 /// The response, and the outcome it is counted under (`issued` or the error code).
 async fn answer(
     state: &TokenEndpoint,
-    parts: &Parts,
+    headers: &HeaderMap,
     body: &[u8],
     client_ip: IpAddr,
 ) -> (&'static str, Response) {
-    let headers = &parts.headers;
     let params = match read_params(headers, body) {
         Ok(params) => params,
         Err(BodyError::UnsupportedMediaType) => {

@@ -172,6 +172,9 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_recovers() {
     );
 
     proxy.cut();
+    // A node shares a credential read for a moment (its lease, far shorter than any deletion
+    // waits): past it, the node must read again, and cannot.
+    tokio::time::sleep(tokenmint::oauth::grant::CREDENTIAL_FRESHNESS).await;
     let started = std::time::Instant::now();
     let response = token_status(&app.http, &node.addr, &key).await;
     let elapsed = started.elapsed();
