@@ -11,7 +11,7 @@ use super::{ManageError, check_text, check_time, get_team, team_slug};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::oauth::credentials::{ClientId, ClientSecret, KeyEnv};
-use crate::oauth::grant::CREDENTIAL_FRESHNESS;
+use crate::oauth::grant::DELETION_SETTLES;
 use crate::oauth::scope;
 use crate::oauth::verifier::hash_secret;
 use crate::store::{ApiKey, ApiKeyQuery, NewApiKey, Store, StoreError};
@@ -194,13 +194,6 @@ pub async fn get_api_key(
         _ => Err(unknown()),
     }
 }
-
-/// How long a deletion waits after it commits before it returns: longer than any token
-/// request may sign from a credential read that began before the commit (a token is handed
-/// out only if its read is still younger than [`CREDENTIAL_FRESHNESS`] once it is signed), with
-/// a margin. After it, on every node, no token is signed for the key.
-pub const DELETION_SETTLES: Duration =
-    CREDENTIAL_FRESHNESS.saturating_add(Duration::from_millis(50));
 
 /// Deletes a key: once this returns, no token is signed for it on any node; issued tokens run
 /// out.

@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::access::{KeyAuthority, ReachedKey};
-use super::api_keys::DELETION_SETTLES;
 use super::{ManageError, check_text};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::config::duration::format as show;
+use crate::oauth::grant::DELETION_SETTLES;
 use crate::store::{ApiKey, KeyHygiene, KeyLimits, Store};
 
 /// The shortest token lifetime a key may be given: shorter tokens expire before most resource

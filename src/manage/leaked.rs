@@ -14,10 +14,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::ManageError;
-use super::api_keys::DELETION_SETTLES;
 use crate::audit::Actor;
 use crate::domain::{ClientId, TeamSlug};
 use crate::oauth::credentials::ClientSecret;
+use crate::oauth::grant::DELETION_SETTLES;
 use crate::oauth::verifier::secret_matches;
 use crate::store::{FingerprintMatch, Store};
 

@@ -17,8 +17,8 @@ mod roll;
 pub mod views;
 
 pub use api_keys::{
-    CreatedKey, DELETION_SETTLES, MAX_KEY_LIFETIME, NewKeyRequest, create_api_key, delete_api_key,
-    get_api_key, list_api_keys,
+    CreatedKey, MAX_KEY_LIFETIME, NewKeyRequest, create_api_key, delete_api_key, get_api_key,
+    list_api_keys,
 };
 
 pub use access::KeyAuthority;

@@ -13,12 +13,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::access::{KeyAuthority, ReachedKey};
-use super::api_keys::DELETION_SETTLES;
 use super::{ManageError, ManageError as E};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::config::duration::format as show;
 use crate::oauth::credentials::ClientSecret;
+use crate::oauth::grant::DELETION_SETTLES;
 use crate::oauth::verifier::hash_secret;
 use crate::store::{ApiKey, NewSecret, Store};
 

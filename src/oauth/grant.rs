@@ -18,7 +18,7 @@
 mod authenticate;
 mod lease;
 
-pub use authenticate::CREDENTIAL_FRESHNESS;
+pub use authenticate::{CREDENTIAL_FRESHNESS, DELETION_SETTLES};
 pub use lease::LEASE_REUSE;
 
 use std::borrow::Cow;

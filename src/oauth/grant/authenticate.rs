@@ -28,6 +28,14 @@ use crate::store::{StoreError, StoredCredential};
 /// millisecond, so only a request that queued for a hash reads again.
 pub const CREDENTIAL_FRESHNESS: Duration = Duration::from_millis(250);
 
+/// How long a deletion waits after it commits before it returns: longer than any token
+/// request may sign from a credential read that began before the commit (a token is handed
+/// out only if its read is still younger than [`CREDENTIAL_FRESHNESS`] once it is signed), with
+/// a margin. After it, on every node, no token is signed for the key. A roll, its finish, a
+/// leaked-secret revocation and new limits wait the same (see [`crate::manage`]).
+pub const DELETION_SETTLES: Duration =
+    CREDENTIAL_FRESHNESS.saturating_add(Duration::from_millis(50));
+
 /// A credential as read from the store, and when that read began.
 pub(super) struct ReadCredential {
     /// The Client ID the key was read by.
