@@ -21,9 +21,11 @@ use super::{MAX_HEADER_BYTES, MAX_HEADERS};
 pub async fn check_head_and_fill_errors(request: Request, next: Next) -> Response {
     let management = is_management_path(request.uri().path());
     if let Some(refusal) = head_refusal(&request) {
+        record_unrouted(&request);
         return fill_error_body(refusal.into_response(), management);
     }
     if let Some(description) = host_refusal(request.version(), request.headers()) {
+        record_unrouted(&request);
         return if management {
             Problem::bad_request(description).into_response()
         } else {
@@ -31,6 +33,15 @@ pub async fn check_head_and_fill_errors(request: Request, next: Next) -> Respons
         };
     }
     fill_error_body(next.run(request).await, management)
+}
+
+/// Names the path in the request log of a request refused before routing (the router names
+/// the matched route of every other).
+fn record_unrouted(request: &Request) {
+    let path = request.uri().path();
+    // A target refused for its length is not copied into the log.
+    let route = if path.len() > 256 { "(too long)" } else { path };
+    tracing::Span::current().record("route", route);
 }
 
 /// RFC 6585 §5: 431 when the header fields are too many or too large together; RFC 9110

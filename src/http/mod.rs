@@ -84,16 +84,21 @@ pub fn router(state: AppState) -> HttpService {
         routes = routes.merge(console::routes());
     }
     let metrics = Arc::clone(&state.metrics);
+    // Inside the router (one layer, so one boxed level): what needs the matched route.
+    let routed = ServiceBuilder::new()
+        .layer(MapRequestLayer::new(record_route))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     let routes = routes
         .fallback(errors::not_found)
-        .layer(MapRequestLayer::new(record_route))
+        .layer(routed)
         .with_state(state);
     serve_stack(routes, metrics)
 }
 
 /// The layers every request passes, outermost first, around the routes: request ids, the
 /// request log, the head checks and error bodies ([`middleware`]), a panic's 500 for its
-/// request alone ([`panic_guard`]), the request timeout and the body limit.
+/// request alone ([`panic_guard`]) and the request timeout. (The body limit is applied inside
+/// the router, after the route is named in the request log.)
 ///
 /// They wrap the router as one service rather than each route (`Router::layer`), which would
 /// box and clone the whole stack again for every request, about fifty allocations each.
@@ -119,8 +124,6 @@ fn serve_stack(routes: Router, metrics: Arc<Metrics>) -> HttpService {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .map_response(IntoResponse::into_response)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .service(routes);
     BoxCloneSyncService::new(stack)
 }

@@ -196,8 +196,23 @@ pub async fn get_api_key(
 }
 
 /// Deletes a key: once this returns, no token is signed for it on any node; issued tokens run
-/// out.
+/// out. "No such key" waits as long before it answers: the key may have been deleted a moment
+/// ago by a request still waiting (a retry of one that timed out, another node's).
 pub async fn delete_api_key(
+    store: &dyn Store,
+    actor: &Actor,
+    authority: KeyAuthority<'_>,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ManageError> {
+    let deleted = delete_now(store, actor, authority, client_id, now).await;
+    if matches!(deleted, Ok(()) | Err(ManageError::UnknownKey(_))) {
+        tokio::time::sleep(DELETION_SETTLES).await;
+    }
+    deleted
+}
+
+async fn delete_now(
     store: &dyn Store,
     actor: &Actor,
     authority: KeyAuthority<'_>,
@@ -215,7 +230,6 @@ pub async fn delete_api_key(
     if !store.delete_api_key(&id, &team, &audit).await? {
         return Err(ManageError::UnknownKey(client_id.to_string()));
     }
-    tokio::time::sleep(DELETION_SETTLES).await;
     Ok(())
 }
 

@@ -96,6 +96,7 @@ pub async fn update_api_key(
             "nothing to change: give a label, a token lifetime or a rate".into(),
         ));
     }
+    let limits_named = update.token_ttl.is_some() || update.token_requests_per_second.is_some();
     let ReachedKey {
         id, mut key, team, ..
     } = authority.find(store, client_id).await?;
@@ -131,8 +132,9 @@ pub async fn update_api_key(
         return Err(ManageError::UnknownKey(client_id.to_string()));
     }
     // New limits apply from the next request on every node: once no node may still sign from
-    // a credential it read before this change (the token path's leases).
-    if key.limits != before.limits {
+    // a credential it read before this change (the token path's leases). Waited whenever limits
+    // were named, even unchanged from this read: a concurrent update may have changed them.
+    if limits_named {
         tokio::time::sleep(DELETION_SETTLES).await;
     }
     Ok(key)

@@ -71,6 +71,22 @@ pub async fn revoke_leaked(
     leaks: &[Leak<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<LeakVerdict>, ManageError> {
+    let verdicts = revoke_each(store, actor, leaks, now).await;
+    // Every answer, a failure halfway included, waits until no node may still sign from a read
+    // taken before a revocation: this report's, or a concurrent one's (another node handling
+    // the same report finds the key already gone and must not answer before that node's wait).
+    if !leaks.is_empty() {
+        tokio::time::sleep(DELETION_SETTLES).await;
+    }
+    verdicts
+}
+
+async fn revoke_each(
+    store: &dyn Store,
+    actor: &Actor,
+    leaks: &[Leak<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<LeakVerdict>, ManageError> {
     let mut seen: HashMap<&str, LeakVerdict> = HashMap::new();
     let mut verdicts = Vec::with_capacity(leaks.len());
     for leak in leaks {
@@ -80,9 +96,6 @@ pub async fn revoke_leaked(
         };
         seen.insert(leak.text, verdict.clone());
         verdicts.push(verdict);
-    }
-    if verdicts.iter().any(LeakVerdict::revoked) {
-        tokio::time::sleep(DELETION_SETTLES).await;
     }
     Ok(verdicts)
 }

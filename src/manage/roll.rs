@@ -90,8 +90,26 @@ pub async fn roll_secret(
 }
 
 /// Ends the overlap now: from the moment this returns, on every node, only the new secret
-/// gets a token.
+/// gets a token. "No previous secret" waits as long before it answers: the overlap may have
+/// been ended a moment ago by a request still waiting.
 pub async fn finish_roll(
+    store: &dyn Store,
+    actor: &Actor,
+    authority: KeyAuthority<'_>,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ManageError> {
+    let finished = finish_now(store, actor, authority, client_id, now).await;
+    if matches!(
+        finished,
+        Ok(()) | Err(E::NoPreviousSecret(_) | E::UnknownKey(_))
+    ) {
+        tokio::time::sleep(DELETION_SETTLES).await;
+    }
+    finished
+}
+
+async fn finish_now(
     store: &dyn Store,
     actor: &Actor,
     authority: KeyAuthority<'_>,
@@ -109,7 +127,6 @@ pub async fn finish_roll(
     if !store.finish_roll(&id, &team, &audit).await? {
         return Err(E::NoPreviousSecret(client_id.to_string()));
     }
-    tokio::time::sleep(DELETION_SETTLES).await;
     Ok(())
 }
 

@@ -4,16 +4,16 @@
 //! 2. The client presented credentials by exactly one method (§2.3).
 //! 3. `resource` (RFC 8707 §2) or `audience` names an audience this issuer serves.
 //! 4. The Client ID exists, is not expired, and the secret matches (§3.2.1), without the
-//!    address spending more hashes than it may (`authenticate`); the client is within its
-//!    request rate.
+//!    address spending more hashes than it may (`authenticate`).
 //! 5. `scope` is well formed (§3.3), parsed only now so that a stranger's scope list costs
 //!    nothing, and held by the key (§4.4.2 → §5.2 `invalid_scope`). The issuer's own
 //!    audience (the management API) is granted only to a key holding a management scope, and
 //!    its tokens carry the management scopes held unless others are asked for by name; tokens
 //!    for every other audience never carry a management scope.
 //! 6. The credential is confirmed still valid (read again if its read is no longer fresh: a
-//!    deletion is final once acknowledged), and the token is signed at once: RFC 9068 claims,
-//!    `exp` never past the key's own expiry.
+//!    deletion is final once acknowledged), the client is within its request rate as the
+//!    confirmed read sets it, and the token is signed at once: RFC 9068 claims, `exp` never
+//!    past the key's own expiry.
 
 mod authenticate;
 mod lease;
@@ -149,9 +149,6 @@ impl TokenIssuer {
             .authenticate(client_id.as_ref(), &presented.client_secret, client_ip)
             .await?;
         let key = &read.key;
-        self.limits
-            .check_client(&key.client_id, key.limits.token_requests_per_second)
-            .map_err(OAuthError::rate_limited)?;
         let requested_scope = requested_scope(params.scope.as_deref())?;
         let (grantable, default) = scopes_for_audience(&key.scopes, management)?;
         let granted = match requested_scope.as_deref() {
@@ -161,6 +158,14 @@ impl TokenIssuer {
         };
         let scope = granted.join(" ");
         let read = self.confirm(read).await?;
+        // The key's own rate, from the confirmed read: a request that queued for a hash while
+        // the key's limits changed is held to the new ones.
+        self.limits
+            .check_client(
+                &read.key.client_id,
+                read.key.limits.token_requests_per_second,
+            )
+            .map_err(OAuthError::rate_limited)?;
         // No await from the confirmation to the signature, and the read must still be fresh
         // once the token exists: however long the thread was descheduled in between, a token
         // is never handed out from a read older than a deletion lets pass before it returns.

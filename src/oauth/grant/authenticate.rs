@@ -223,6 +223,13 @@ impl TokenIssuer {
     /// find the same key with the same secret hash. The caller signs with no await after this.
     pub(super) async fn confirm(&self, read: ReadCredential) -> Result<ReadCredential, OAuthError> {
         if read.is_fresh() {
+            // A roll's overlap may have ended while the request waited: the previous secret
+            // is refused from that instant, as at the start of a request.
+            if read.matched == Matched::Previous
+                && read.key.live_previous_at(self.clock.now()).is_none()
+            {
+                return Err(OAuthError::client_auth_failed());
+            }
             return Ok(read);
         }
         self.metrics.credential_rereads.inc();

@@ -144,9 +144,17 @@ async fn a_key_deleted_over_http_gets_no_token_on_the_very_next_request(app: Tes
     app.api(Method::GET, &path, Some(&token), None)
         .await
         .assert_problem(404, "not_found");
+    // A DELETE answered "no such key" is final too: the key may have been deleted a moment
+    // ago by a request still waiting out its settle time, so the 404 waits as long.
+    let started = std::time::Instant::now();
     app.api(Method::DELETE, &path, Some(&token), None)
         .await
         .assert_problem(404, "not_found");
+    assert!(
+        started.elapsed() >= tokenmint::oauth::grant::DELETION_SETTLES,
+        "a 404 from DELETE answered after {:?}",
+        started.elapsed()
+    );
 }
 
 /// Every change, from HTTP or the CLI, leaves exactly one audit row naming who, what and where.
