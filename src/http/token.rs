@@ -79,7 +79,11 @@ pub async fn issue(
     let client_ip = state.proxies.client_ip(peer.ip(), &headers);
     let (outcome, response) = answer(&state, &headers, &body, client_ip).await;
     let metrics = state.issuer.metrics();
-    metrics.token_requests.with_label_values(&[outcome]).inc();
+    if outcome == "issued" {
+        metrics.hot.tokens_issued.inc();
+    } else {
+        metrics.token_requests.with_label_values(&[outcome]).inc();
+    }
     metrics
         .token_seconds
         .observe(started.elapsed().as_secs_f64());

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,15 +28,21 @@ pub async fn jwks(
     State(documents): State<Documents>,
     State(keyring): State<KeyringHandle>,
     State(metrics): State<Arc<Metrics>>,
-    headers: HeaderMap,
+    // The request rather than a `HeaderMap`, which would be a copy of every header.
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     let keyring = keyring.get();
     let jwks = &keyring.jwks;
     let etag = HeaderValue::from_str(&jwks.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let cache = documents.jwks_cache_control;
-    let not_modified = not_modified(&headers, &jwks.etag);
-    let status = if not_modified { "304" } else { "200" };
-    metrics.jwks_requests.with_label_values(&[status]).inc();
+    let not_modified = not_modified(headers, &jwks.etag);
+    let counter = if not_modified {
+        &metrics.hot.jwks_not_modified
+    } else {
+        &metrics.hot.jwks_ok
+    };
+    counter.inc();
     if not_modified {
         return (
             StatusCode::NOT_MODIFIED,
@@ -55,6 +61,9 @@ pub async fn jwks(
 /// RFC 9110 §13.1.2: `If-None-Match` fails (304) when it is `*` or lists a tag that matches
 /// `etag` by weak comparison; the headers crate reads the field (every line of it) and compares.
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    if !headers.contains_key(header::IF_NONE_MATCH) {
+        return false;
+    }
     let Ok(etag) = etag.parse::<ETag>() else {
         return false;
     };

@@ -115,10 +115,14 @@ impl TokenIssuer {
             Err(OAuthError::RateLimited { .. }) => "not_admitted",
             Err(_) => "busy",
         };
-        self.metrics
-            .verifications
-            .with_label_values(&[result])
-            .inc();
+        if result == "cache_hit" {
+            self.metrics.hot.secrets_from_cache.inc();
+        } else {
+            self.metrics
+                .verifications
+                .with_label_values(&[result])
+                .inc();
+        }
         match verdict? {
             (Verdict::Invalid, _) => Err(OAuthError::client_auth_failed()),
             (Verdict::Valid | Verdict::CachedValid, matched) => {
