@@ -32,7 +32,7 @@ async fn burst(app: &TestApp, key: &Key, count: usize) -> Vec<u16> {
 }
 
 /// A counter's value in the `/metrics` text of the server at `base` (0 when absent).
-async fn metric(app: &TestApp, base: &str, series: &str) -> u64 {
+pub(crate) async fn metric(app: &TestApp, base: &str, series: &str) -> u64 {
     let url = format!("{base}/metrics");
     let text = app
         .http

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Backend, CuttableProxy, Key, ServeProcess, TestApp, basic};
+use crate::attacks::metric;
+use crate::helpers::{Backend, Key, ServeProcess, TestApp, basic};
 
 /// Clients per node.
 const CLIENTS: usize = 4;
@@ -70,21 +71,6 @@ async fn collect(clients: Vec<JoinHandle<Vec<Answer>>>) -> Vec<Answer> {
     all
 }
 
-/// A counter's value in the `/metrics` text of the node at `addr`.
-async fn counter(http: &reqwest::Client, addr: &str, series: &str) -> u64 {
-    let text = http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 const READS: &str = "tokenmint_credential_reads_total ";
 const ISSUED: &str = "tokenmint_token_requests_total{outcome=\"issued\"} ";
 
@@ -133,8 +119,9 @@ async fn a_busy_key_deleted_elsewhere_gets_no_token_on_any_node_after_the_delete
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut shared = Vec::new();
     for node in &nodes {
-        let reads = counter(&app.http, &node.addr, READS).await;
-        let issued = counter(&app.http, &node.addr, ISSUED).await;
+        let base = format!("http://{}", node.addr);
+        let reads = metric(&app, &base, READS).await;
+        let issued = metric(&app, &base, ISSUED).await;
         shared.push(format!("{}: {issued} tokens from {reads} reads", node.addr));
         assert!(
             issued > 0 && reads < issued,
@@ -166,18 +153,7 @@ async fn a_busy_key_deleted_elsewhere_gets_no_token_on_any_node_after_the_delete
 #[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
 async fn a_node_cut_from_the_database_signs_nothing_after_a_deletion_elsewhere() {
     let app = TestApp::spawn_with(Backend::Postgres, UNLIMITED).await;
-    let upstream = crate::nodes::postgres_socket_addr();
-    let proxy = CuttableProxy::start(upstream).await;
-    let proxied = app.database_url().replacen(
-        &format!("{}:{}", upstream.ip(), upstream.port()),
-        &format!("127.0.0.1:{}", proxy.port),
-        1,
-    );
-    assert_ne!(
-        proxied,
-        app.database_url(),
-        "the node goes through the proxy"
-    );
+    let (proxy, proxied) = crate::nodes::database_through_a_proxy(&app).await;
     let mut env = UNLIMITED.to_vec();
     env.push(("TOKENMINT_DATABASE_URL", &proxied));
     env.push(("TOKENMINT_DATABASE__ACQUIRE_TIMEOUT", "1s"));

@@ -148,18 +148,7 @@ async fn a_node_started_later_joins_with_no_set_up() {
 async fn a_database_outage_gives_503_with_retry_after_and_service_recovers() {
     let app = postgres_app().await;
     let key = app.create_key(&[]).await;
-    let upstream = postgres_socket_addr();
-    let proxy = CuttableProxy::start(upstream).await;
-    let proxied = app.database_url().replacen(
-        &format!("{}:{}", upstream.ip(), upstream.port()),
-        &format!("127.0.0.1:{}", proxy.port),
-        1,
-    );
-    assert_ne!(
-        proxied,
-        app.database_url(),
-        "the node goes through the proxy"
-    );
+    let (proxy, proxied) = database_through_a_proxy(&app).await;
     let node = app
         .start_node(&[
             ("TOKENMINT_DATABASE_URL", &proxied),
@@ -221,8 +210,26 @@ async fn a_database_outage_gives_503_with_retry_after_and_service_recovers() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
+/// A proxy in front of the test PostgreSQL that a test can cut, and `app`'s database URL
+/// through it (for a node started with it as `TOKENMINT_DATABASE_URL`).
+pub(crate) async fn database_through_a_proxy(app: &TestApp) -> (CuttableProxy, String) {
+    let upstream = postgres_socket_addr();
+    let proxy = CuttableProxy::start(upstream).await;
+    let proxied = app.database_url().replacen(
+        &format!("{}:{}", upstream.ip(), upstream.port()),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
+    assert_ne!(
+        proxied,
+        app.database_url(),
+        "the node goes through the proxy"
+    );
+    (proxy, proxied)
+}
+
 /// Where the test PostgreSQL listens, from its URL.
-pub(crate) fn postgres_socket_addr() -> std::net::SocketAddr {
+fn postgres_socket_addr() -> std::net::SocketAddr {
     let url = url::Url::parse(&crate::helpers::postgres_url()).expect("postgres URL");
     let host = url.host_str().unwrap_or("127.0.0.1");
     let port = url.port().unwrap_or(5432);
