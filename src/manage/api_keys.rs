@@ -7,11 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::access::{KeyAuthority, ReachedKey};
-use super::{ManageError, check_text, check_time, get_team, team_slug};
+use super::{ManageError, check_text, check_time, get_team, settled, team_slug};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::oauth::credentials::{ClientId, ClientSecret, KeyEnv};
-use crate::oauth::grant::DELETION_SETTLES;
 use crate::oauth::scope;
 use crate::oauth::verifier::hash_secret;
 use crate::store::{ApiKey, ApiKeyQuery, NewApiKey, Store, StoreError};
@@ -196,8 +195,7 @@ pub async fn get_api_key(
 }
 
 /// Deletes a key: once this returns, no token is signed for it on any node; issued tokens run
-/// out. "No such key" waits as long before it answers: the key may have been deleted a moment
-/// ago by a request still waiting (a retry of one that timed out, another node's).
+/// out (see [`settled`], which "no such key" waits for too).
 pub async fn delete_api_key(
     store: &dyn Store,
     actor: &Actor,
@@ -205,32 +203,24 @@ pub async fn delete_api_key(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ManageError> {
-    let deleted = delete_now(store, actor, authority, client_id, now).await;
-    if matches!(deleted, Ok(()) | Err(ManageError::UnknownKey(_))) {
-        tokio::time::sleep(DELETION_SETTLES).await;
-    }
-    deleted
-}
-
-async fn delete_now(
-    store: &dyn Store,
-    actor: &Actor,
-    authority: KeyAuthority<'_>,
-    client_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ManageError> {
-    let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
-    let audit = actor.event(
-        now,
-        "api_key.delete",
-        Some(&key.team),
-        client_id,
-        json!({ "label": key.label }),
-    );
-    if !store.delete_api_key(&id, &team, &audit).await? {
-        return Err(ManageError::UnknownKey(client_id.to_string()));
-    }
-    Ok(())
+    settled(
+        async {
+            let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
+            let audit = actor.event(
+                now,
+                "api_key.delete",
+                Some(&key.team),
+                client_id,
+                json!({ "label": key.label }),
+            );
+            if !store.delete_api_key(&id, &team, &audit).await? {
+                return Err(ManageError::UnknownKey(client_id.to_string()));
+            }
+            Ok(())
+        }
+        .await,
+    )
+    .await
 }
 
 #[cfg(test)]

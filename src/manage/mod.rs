@@ -35,6 +35,7 @@ use serde_json::json;
 use crate::audit::Actor;
 use crate::domain::TeamSlug;
 use crate::manage::access::Denied;
+use crate::oauth::grant::DELETION_SETTLES;
 use crate::store::{AuditEvent, AuditQuery, Store, StoreError, Team};
 
 /// Longest team name or key label, in characters.
@@ -72,6 +73,21 @@ pub enum ManageError {
 
 /// The team `text` names, for a lookup: a slug that breaks the rule names no team, and is
 /// never sent to the store.
+/// Hands back the outcome of a change to a key's credential once no node may still sign from a
+/// read taken before it ([`DELETION_SETTLES`] after the commit). "No such key" and "no previous
+/// secret" wait as long: another request may have made that change a moment ago and still be
+/// waiting, and this answer must not arrive first. Refusals (forbidden, invalid, conflict)
+/// return at once.
+async fn settled<T>(outcome: Result<T, ManageError>) -> Result<T, ManageError> {
+    if matches!(
+        outcome,
+        Ok(_) | Err(ManageError::UnknownKey(_) | ManageError::NoPreviousSecret(_))
+    ) {
+        tokio::time::sleep(DELETION_SETTLES).await;
+    }
+    outcome
+}
+
 fn team_slug(text: &str) -> Result<TeamSlug, ManageError> {
     TeamSlug::parse(text).ok_or_else(|| ManageError::UnknownTeam(text.to_string()))
 }

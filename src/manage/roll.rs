@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::access::{KeyAuthority, ReachedKey};
-use super::{ManageError, ManageError as E};
+use super::{ManageError, ManageError as E, settled};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::config::duration::format as show;
@@ -90,8 +90,7 @@ pub async fn roll_secret(
 }
 
 /// Ends the overlap now: from the moment this returns, on every node, only the new secret
-/// gets a token. "No previous secret" waits as long before it answers: the overlap may have
-/// been ended a moment ago by a request still waiting.
+/// gets a token (see [`settled`], which "no previous secret" waits for too).
 pub async fn finish_roll(
     store: &dyn Store,
     actor: &Actor,
@@ -99,35 +98,24 @@ pub async fn finish_roll(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ManageError> {
-    let finished = finish_now(store, actor, authority, client_id, now).await;
-    if matches!(
-        finished,
-        Ok(()) | Err(E::NoPreviousSecret(_) | E::UnknownKey(_))
-    ) {
-        tokio::time::sleep(DELETION_SETTLES).await;
-    }
-    finished
-}
-
-async fn finish_now(
-    store: &dyn Store,
-    actor: &Actor,
-    authority: KeyAuthority<'_>,
-    client_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ManageError> {
-    let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
-    let audit = actor.event(
-        now,
-        "api_key.roll_finish",
-        Some(&key.team),
-        client_id,
-        json!({ "label": key.label, "previous_secret_expires_at": key.previous_secret_until }),
-    );
-    if !store.finish_roll(&id, &team, &audit).await? {
-        return Err(E::NoPreviousSecret(client_id.to_string()));
-    }
-    Ok(())
+    settled(
+        async {
+            let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
+            let audit = actor.event(
+            now,
+            "api_key.roll_finish",
+            Some(&key.team),
+            client_id,
+            json!({ "label": key.label, "previous_secret_expires_at": key.previous_secret_until }),
+        );
+            if !store.finish_roll(&id, &team, &audit).await? {
+                return Err(E::NoPreviousSecret(client_id.to_string()));
+            }
+            Ok(())
+        }
+        .await,
+    )
+    .await
 }
 
 /// When an overlap of `overlap` from `now` ends: at most [`MAX_ROLL_OVERLAP`].

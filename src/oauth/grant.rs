@@ -19,7 +19,6 @@ mod authenticate;
 mod lease;
 
 pub use authenticate::{CREDENTIAL_FRESHNESS, DELETION_SETTLES};
-pub use lease::LEASE_REUSE;
 
 use std::borrow::Cow;
 use std::collections::HashSet;

@@ -280,14 +280,14 @@ impl TokenIssuer {
         };
         Ok(Some(ReadCredential {
             client_id: client_id.clone(),
-            key: lease.key.clone(),
+            key: lease.key,
             read_at: lease.read_at,
             matched: Matched::Current,
         }))
     }
 
     /// One read of the store, and when it began.
-    async fn read_store(&self, client_id: &ClientId) -> Result<Option<Arc<Lease>>, OAuthError> {
+    async fn read_store(&self, client_id: &ClientId) -> Result<Option<Lease>, OAuthError> {
         let read_at = Instant::now();
         self.metrics.credential_reads.inc();
         let lookup = tokio::time::timeout(self.db_timeout, self.store.credential(client_id));
@@ -305,11 +305,9 @@ impl TokenIssuer {
                     .inc();
                 store_failure(error)
             })?;
-        Ok(found.map(|key| {
-            Arc::new(Lease {
-                key: Arc::new(key),
-                read_at,
-            })
+        Ok(found.map(|key| Lease {
+            key: Arc::new(key),
+            read_at,
         }))
     }
 

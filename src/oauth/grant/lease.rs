@@ -23,14 +23,14 @@ use crate::store::StoredCredential;
 
 /// How long after its read began a credential is still handed out from the lease.
 /// Half of [`super::CREDENTIAL_FRESHNESS`] (a test holds them together).
-pub const LEASE_REUSE: Duration = Duration::from_millis(125);
+const LEASE_REUSE: Duration = Duration::from_millis(125);
 
 /// The most keys leased at once on a node: one entry per key that asked for a token in the
 /// last [`LEASE_REUSE`]; more than that are read from the database as before.
 const MAX_LEASES: u64 = 100_000;
 
 /// One credential read and the instant it began.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Lease {
     pub key: Arc<StoredCredential>,
     pub read_at: Instant,
@@ -38,7 +38,7 @@ pub(super) struct Lease {
 
 /// The leases of one node, by Client ID.
 pub(super) struct Leases {
-    cache: Cache<String, Arc<Lease>>,
+    cache: Cache<String, Lease>,
 }
 
 impl Default for Leases {
@@ -54,13 +54,13 @@ impl Default for Leases {
 
 impl Leases {
     /// The lease of `client_id`, when its read began less than [`LEASE_REUSE`] ago.
-    pub fn get(&self, client_id: &str) -> Option<Arc<Lease>> {
+    pub fn get(&self, client_id: &str) -> Option<Lease> {
         let lease = self.cache.get(client_id)?;
         (lease.read_at.elapsed() < LEASE_REUSE).then_some(lease)
     }
 
     /// Keeps a read for the requests that follow it, unless a later read is already kept.
-    pub fn keep(&self, client_id: &str, lease: Arc<Lease>) {
+    pub fn keep(&self, client_id: &str, lease: Lease) {
         if lease.read_at.elapsed() >= LEASE_REUSE {
             return;
         }
@@ -85,8 +85,8 @@ mod tests {
     use super::*;
     use crate::oauth::grant::CREDENTIAL_FRESHNESS;
 
-    fn lease(read_at: Instant) -> Arc<Lease> {
-        Arc::new(Lease {
+    fn lease(read_at: Instant) -> Lease {
+        Lease {
             key: Arc::new(StoredCredential {
                 client_id: "dh_live_x".into(),
                 team: "acme".into(),
@@ -98,7 +98,7 @@ mod tests {
                 previous: None,
             }),
             read_at,
-        })
+        }
     }
 
     #[test]
