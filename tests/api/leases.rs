@@ -128,6 +128,14 @@ async fn a_busy_key_deleted_elsewhere_gets_no_token_on_any_node_after_the_delete
             "the node's requests share credential reads: {shared:?}"
         );
     }
+    // A lease carries the key, never a verdict on a secret: a wrong one is refused on a
+    // node serving the key from its lease.
+    let mut impostor = key.clone();
+    impostor.client_secret = app.create_key(&[]).await.client_secret;
+    for node in &nodes {
+        let refused = crate::nodes::token_status(&app.http, &node.addr, &impostor).await;
+        assert_eq!(refused.status(), 401, "{}: another key's secret", node.addr);
+    }
     app.cli_ok(&["keys", "delete", &key.client_id]).await;
     let returned = Instant::now();
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -222,5 +230,24 @@ async fn new_limits_apply_on_every_node_from_the_first_request_after_the_update(
     assert!(
         late.iter().all(|ttl| *ttl <= 300),
         "every token after the update lives 5 minutes at most: {late:?}"
+    );
+    // Naming the same limit again still waits: a concurrent update may have changed it.
+    let admin = app.admin_key().await;
+    let token = app.management_token(&admin, None).await;
+    let path = format!("/api/teams/acme/keys/{}", key.client_id);
+    let started = Instant::now();
+    let again = app
+        .api(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&token),
+            Some(serde_json::json!({ "token_ttl": "5m" })),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert!(
+        started.elapsed() >= tokenmint::oauth::grant::DELETION_SETTLES,
+        "an update naming a limit answered after {:?}",
+        started.elapsed()
     );
 }

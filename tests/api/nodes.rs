@@ -16,7 +16,11 @@ async fn postgres_app() -> TestApp {
     TestApp::spawn(Backend::Postgres).await
 }
 
-async fn token_status(http: &reqwest::Client, addr: &str, key: &Key) -> reqwest::Response {
+pub(crate) async fn token_status(
+    http: &reqwest::Client,
+    addr: &str,
+    key: &Key,
+) -> reqwest::Response {
     http.post(format!("http://{addr}/api/oauth/token"))
         .header("authorization", basic(&key.client_id, &key.client_secret))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -43,6 +43,16 @@ struct Setup {
 /// An issuer on a fresh store with one key that expires in an hour from `created`, reading
 /// the time from `times`.
 async fn setup(created: DateTime<Utc>, times: &[DateTime<Utc>]) -> Setup {
+    setup_with(created, times, None).await
+}
+
+/// The same, the key rolled at `created` with an overlap of `rolled` when given: the setup's
+/// secret is then the previous one, which works until the overlap ends.
+async fn setup_with(
+    created: DateTime<Utc>,
+    times: &[DateTime<Utc>],
+    rolled: Option<Duration>,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.database.url = format!("sqlite://{}/grant.db", dir.path().display());
@@ -59,9 +69,23 @@ async fn setup(created: DateTime<Utc>, times: &[DateTime<Utc>]) -> Setup {
         token_ttl: None,
         token_requests_per_second: None,
     };
-    let created = manage::create_api_key(store.as_ref(), &Actor::Cli, &config, request, created)
+    let made = manage::create_api_key(store.as_ref(), &Actor::Cli, &config, request, created)
         .await
         .unwrap();
+    if let Some(overlap) = rolled {
+        manage::roll_secret(
+            store.as_ref(),
+            &Actor::Cli,
+            manage::KeyAuthority::Operator,
+            &config,
+            &made.key.client_id,
+            Some(overlap),
+            created,
+        )
+        .await
+        .unwrap();
+    }
+    let created = made;
     let (keyring, _) = Keyring::with_one_key(Algorithm::Es256, crate::store::now()).unwrap();
     let clock = ScriptedClock(Mutex::new(times.iter().copied().collect()));
     let issuer = TokenIssuer::new(
@@ -156,4 +180,19 @@ async fn refusals_follow_the_checklist() {
         "invalid_client",
         "a stranger's scope is never looked at"
     );
+}
+
+#[tokio::test]
+async fn a_previous_secret_whose_overlap_ends_while_its_request_waits_gets_no_token() {
+    let created = crate::store::now();
+    let overlap = Duration::from_secs(600);
+    let during = created + chrono::Duration::minutes(9);
+    let after = created + chrono::Duration::minutes(11);
+    // Authenticated with the previous secret during the overlap, confirmed after it ended.
+    let setup = setup_with(created, &[during, after], Some(overlap)).await;
+    let refused = issue(&setup, &params(&setup, None)).await.unwrap_err();
+    assert_eq!(refused.code(), "invalid_client");
+    // The same request wholly inside the overlap gets its token.
+    let setup = setup_with(created, &[during], Some(overlap)).await;
+    issue(&setup, &params(&setup, None)).await.unwrap();
 }

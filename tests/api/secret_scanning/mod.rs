@@ -98,6 +98,21 @@ async fn a_signed_report_revokes_the_key_at_once(app: TestApp, scanner: Scanner)
     assert_eq!(event["detail"]["url"], FOUND_AT);
     assert_eq!(event["detail"]["secret"], "current");
     assert!(!audit.text.contains(&leaked.client_secret));
+
+    // Reported again (a retry, or the same report at another node): the key is gone already,
+    // and the answer still waits until no node may sign from a read older than the revocation.
+    let again = json!([finding(&leaked.client_secret)]).to_string();
+    let started = std::time::Instant::now();
+    let (status, answer) = scanner.report(&app, &again).await;
+    assert_eq!(
+        (status, &answer[0]["label"]),
+        (200, &json!("false_positive"))
+    );
+    assert!(
+        started.elapsed() >= tokenmint::oauth::grant::DELETION_SETTLES,
+        "answered after {:?}",
+        started.elapsed()
+    );
 }
 
 async fn a_leaked_previous_secret_ends_only_that_secret(app: TestApp, scanner: Scanner) {
