@@ -195,7 +195,7 @@ pub async fn get_api_key(
 }
 
 /// Deletes a key: once this returns, no token is signed for it on any node; issued tokens run
-/// out (see [`settled`], which "no such key" waits for too).
+/// out (see `settled`, which "no such key" waits for too).
 pub async fn delete_api_key(
     store: &dyn Store,
     actor: &Actor,

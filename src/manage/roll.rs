@@ -90,7 +90,7 @@ pub async fn roll_secret(
 }
 
 /// Ends the overlap now: from the moment this returns, on every node, only the new secret
-/// gets a token (see [`settled`], which "no previous secret" waits for too).
+/// gets a token (see `settled`, which "no previous secret" waits for too).
 pub async fn finish_roll(
     store: &dyn Store,
     actor: &Actor,
