@@ -1,6 +1,6 @@
 //! The SQLite database holds every API key's secret hash and the sealed signing keys, so only
 //! tokenmint's user may read it: its folder is 0700 and its files (the database, `-wal`, `-shm`,
-//! `-journal`) 0600. Made so on first start, and restored on every open, for files that an
+//! `-journal`, and `-lock`, which a process holds while it migrates) 0600. Made so on first start, and restored on every open, for files that an
 //! older version, a copy or a restore left readable. Unix only.
 //!
 //! SQLite gives `-wal` and `-shm` the database file's mode, so the database file is made 0600
@@ -92,12 +92,31 @@ fn holds_only_the_database(dir: &Path, db: &Path) -> bool {
 /// The database file and the files SQLite keeps beside it.
 fn database_files(db: &Path) -> Vec<PathBuf> {
     let mut files = vec![db.to_path_buf()];
-    for suffix in ["-wal", "-shm", "-journal"] {
+    for suffix in ["-wal", "-shm", "-journal", LOCK_SUFFIX] {
         let mut name = db.as_os_str().to_owned();
         name.push(suffix);
         files.push(PathBuf::from(name));
     }
     files
+}
+
+/// The suffix of the file a process locks while it migrates the database.
+const LOCK_SUFFIX: &str = "-lock";
+
+/// The file a process locks while it migrates `db` (`tokenmint.db-lock`).
+pub(super) fn lock_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(LOCK_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Opens `path` for writing, created 0600 when missing.
+pub(super) fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    options.open(path)
 }
 
 /// The folder `db` names, if it names one (`tokenmint.db` alone sits in the working directory).

@@ -72,9 +72,55 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", config.url)))?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        {
+            let _lock = MigrationLock::take(&path, config.acquire_timeout).await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        }
         super::file_modes::restrict(&path)?;
         Ok(Self::new(pool, CredentialReader { path }))
+    }
+}
+
+/// Holds the database's `-lock` file locked (`flock`, exclusive) while this process migrates.
+///
+/// PostgreSQL migrations are serialized by an advisory lock; SQLite has none, so two processes
+/// opening a new database at once (`serve` starting while `keys create` runs) would both apply
+/// the same migration and one would fail ("duplicate column"). The lock is a file of its own,
+/// not the database: SQLite's POSIX locks on the database file would be dropped when any other
+/// descriptor of that file closed. It is released when dropped (the descriptor closes).
+struct MigrationLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
+
+impl MigrationLock {
+    /// Waits at most `patience` for another process's migration to finish.
+    async fn take(db: &Path, patience: Duration) -> Result<Self, StoreError> {
+        let path = super::file_modes::lock_file(db);
+        let file = super::file_modes::open_private(&path)
+            .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self(file)),
+                Err(std::fs::TryLockError::WouldBlock)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Open(format!(
+                        "another tokenmint process has been migrating {} for longer than {} ms \
+                         (database.acquire_timeout); try again when it is done",
+                        db.display(),
+                        patience.as_millis()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::Open(format!(
+                        "cannot lock {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
     }
 }
 

@@ -240,3 +240,28 @@ backend_tests!(
     server_logs_never_contain_secrets_or_tokens,
     management_requests_log_no_secret_or_token
 );
+
+/// Several commands on a new database at once (`serve` starting while a script creates teams)
+/// each migrate it; they take turns, so none fails half way ("duplicate column").
+#[tokio::test]
+async fn commands_started_together_on_a_new_database_all_succeed() {
+    for _attempt in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = (0..6).map(|i| {
+            let slug = format!("team-{i}");
+            let dir = dir.path().to_path_buf();
+            async move { run(&dir, &["teams", "create", &slug], &[]).await }
+        });
+        for (ok, _, stderr) in futures::future::join_all(runs).await {
+            assert!(ok, "a command failed beside the others: {stderr}");
+        }
+        let (ok, listed, stderr) = run(dir.path(), &["teams", "list"], &[]).await;
+        assert!(ok, "{stderr}");
+        for i in 0..6 {
+            assert!(
+                listed.contains(&format!("team-{i}")),
+                "team-{i} missing:\n{listed}"
+            );
+        }
+    }
+}
