@@ -108,16 +108,18 @@ impl App {
             Arc::clone(&metrics),
         )
         .with_clock(clock.clone());
+        let issuer = Arc::new(issuer);
         let max_age = config.signing.jwks_max_age.as_secs();
         let proxies =
             http::client_ip::TrustedProxies::new(config.rate_limit.trusted_proxies.clone());
         let state = AppState::new(StateParts {
             token: TokenEndpoint {
-                issuer: Arc::new(issuer),
+                issuer: Arc::clone(&issuer),
                 proxies: proxies.clone(),
             },
             management: Management {
                 store: Arc::clone(&store),
+                keys: issuer,
                 signing: signing.clone(),
                 keyring: keyring.clone(),
                 clock: clock.clone(),

@@ -65,6 +65,8 @@ pub struct TokenEndpoint {
 pub struct Management {
     /// The one store of the server; the token issuer and the signing service hold the same.
     pub store: Arc<dyn Store>,
+    /// Reads the API key behind a caller's token as the token endpoint does (its leases).
+    pub keys: Arc<TokenIssuer>,
     /// Rotation and revocation of signing keys.
     pub signing: SigningService,
     /// Verifies management tokens, and takes signing-key changes at once.

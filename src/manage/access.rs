@@ -17,11 +17,13 @@ use serde_json::Value;
 
 use crate::audit::Actor;
 use crate::domain::ClientId;
+use crate::oauth::OAuthError;
+use crate::oauth::grant::TokenIssuer;
 use crate::oauth::scope::{
     self, ADMIN, KEYS_READ, KEYS_WRITE, WEBHOOKS_READ, WEBHOOKS_SIGN, WEBHOOKS_WRITE, is_management,
 };
 use crate::signing::verify::TokenVerifier;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// Why a bearer token stands for no caller.
 #[derive(Debug, thiserror::Error)]
@@ -29,17 +31,20 @@ pub enum NotACaller {
     /// RFC 6750 §3.1 `invalid_token`, with the reason.
     #[error("{0}")]
     InvalidToken(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The key could not be read: the token path's refusal (503 when the database is
+    /// unavailable or slow).
+    #[error("{0}")]
+    Unreadable(#[from] OAuthError),
 }
 
 /// The caller a management token stands for: a token this issuer signed for its own audience
 /// (`issuer`), verified locally against the published keys, whose API key still exists and has
-/// not expired at `now`. Checking the key on every request costs one indexed read (the token
-/// endpoint makes the same one) and means a deleted or expired admin key loses its power at
-/// once, not when its tokens run out.
+/// not expired at `now`. The key is read as the token endpoint reads it (`keys`: a lease of the
+/// last moments, else the store), so a deleted or expired admin key loses its power as soon as
+/// its deletion returns, not when its tokens run out, and a busy caller (a webhook delivery
+/// worker) costs the database a few reads a second, not one a request.
 pub async fn caller_of(
-    store: &dyn Store,
+    keys: &TokenIssuer,
     verifier: &TokenVerifier,
     issuer: &str,
     token: &str,
@@ -57,16 +62,16 @@ pub async fn caller_of(
     let gone = || invalid("the API key this token was issued to was deleted or has expired");
     // A malformed client_id names no key: the same answer as a deleted one.
     let client_id = ClientId::parse(client_id).ok_or_else(gone)?;
-    let key = store
-        .credential(&client_id)
+    let key = keys
+        .current_key(&client_id)
         .await?
         .filter(|key| !key.is_expired_at(now))
         .ok_or_else(gone)?;
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
     let scopes = scope::parse(scope).map_err(|_| invalid("the token's scope is malformed"))?;
     Ok(Caller {
-        client_id: key.client_id,
-        team: key.team,
+        client_id: key.client_id.clone(),
+        team: key.team.clone(),
         scopes,
         ip,
     })

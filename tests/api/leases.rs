@@ -32,24 +32,31 @@ struct Answer {
 
 /// Clients sending token requests for `key` to `addr` back to back until `stop` is set.
 fn hammer(addr: &str, key: &Key, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<Vec<Answer>>> {
+    let url = format!("http://{addr}/api/oauth/token");
+    let auth = basic(&key.client_id, &key.client_secret);
+    hammer_with(stop, move |http| {
+        http.post(&url)
+            .header("authorization", &auth)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+    })
+}
+
+/// Clients sending the request `build` makes, back to back until `stop` is set.
+fn hammer_with<F>(stop: &Arc<AtomicBool>, build: F) -> Vec<JoinHandle<Vec<Answer>>>
+where
+    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
+{
     (0..CLIENTS)
         .map(|_| {
-            let url = format!("http://{addr}/api/oauth/token");
-            let auth = basic(&key.client_id, &key.client_secret);
             let stop = Arc::clone(stop);
+            let build = build.clone();
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 let mut answers = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let sent = Instant::now();
-                    let Ok(response) = http
-                        .post(&url)
-                        .header("authorization", &auth)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body("grant_type=client_credentials")
-                        .timeout(Duration::from_secs(5))
-                        .send()
-                        .await
+                    let Ok(response) = build(&http).timeout(Duration::from_secs(5)).send().await
                     else {
                         continue;
                     };
@@ -74,14 +81,15 @@ async fn collect(clients: Vec<JoinHandle<Vec<Answer>>>) -> Vec<Answer> {
 const READS: &str = "tokenmint_credential_reads_total ";
 const ISSUED: &str = "tokenmint_token_requests_total{outcome=\"issued\"} ";
 
-/// Asserts that no request sent after `returned` got a token, and that some before it did.
+/// Asserts that no request sent after `returned` was granted (a token, a signature), and that
+/// some before it were.
 fn no_token_after(answers: &[Answer], returned: Instant, node: &str) {
     let before = answers.iter().filter(|a| a.sent < returned).count();
     let issued_before = answers
         .iter()
         .filter(|a| a.sent < returned && a.status == 200)
         .count();
-    assert!(issued_before > 0, "{node}: tokens before the change");
+    assert!(issued_before > 0, "{node}: granted before the change");
     let late: Vec<_> = answers
         .iter()
         .filter(|a| a.sent >= returned && a.status == 200)
@@ -89,7 +97,7 @@ fn no_token_after(answers: &[Answer], returned: Instant, node: &str) {
         .collect();
     assert!(
         late.is_empty(),
-        "{node}: {} tokens for requests sent after the change returned ({before} before): {late:?}",
+        "{node}: {} granted for requests sent after the change returned ({before} before): {late:?}",
         late.len()
     );
     assert!(
@@ -153,6 +161,63 @@ async fn a_busy_key_deleted_elsewhere_gets_no_token_on_any_node_after_the_delete
         );
     }
     println!("{shared:?}");
+}
+
+/// A webhook delivery worker's management token is checked against its key as the token
+/// endpoint checks a secret: its requests share reads of the key on each node, and once the
+/// key's deletion (made elsewhere) has returned, no node signs a webhook for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_postgres, ignore = "built with TOKENMINT_SKIP_POSTGRES=1")]
+async fn a_busy_delivery_worker_deleted_elsewhere_signs_nothing_on_any_node_after_the_delete_returns()
+ {
+    let app = TestApp::spawn_with(Backend::Postgres, UNLIMITED).await;
+    let nodes = postgres_nodes(&app, 2).await;
+    let worker = app.create_key_in("acme", &["webhooks:sign"]).await;
+    let token = format!("Bearer {}", app.management_token(&worker, None).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let url = format!("http://{}/api/teams/acme/webhooks/sign", node.addr);
+            let token = token.clone();
+            hammer_with(&stop, move |http| {
+                http.post(&url)
+                    .header("authorization", &token)
+                    .json(&serde_json::json!({"payload": "{\"type\":\"ping\"}"}))
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let counted = Instant::now();
+    let mut reads = Vec::new();
+    for node in &nodes {
+        reads.push(metric(&app, &format!("http://{}", node.addr), READS).await);
+    }
+    app.cli_ok(&["keys", "delete", &worker.client_id]).await;
+    let returned = Instant::now();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    for ((node, clients), reads) in nodes.iter().zip(clients).zip(reads) {
+        let answers = collect(clients).await;
+        let signed = answers
+            .iter()
+            .filter(|a| a.sent < counted && a.status == 200)
+            .count() as u64;
+        // A read per request would make the two about equal.
+        assert!(
+            reads * 4 < signed,
+            "{}: {signed} signatures shared {reads} reads of the key",
+            node.addr
+        );
+        no_token_after(&answers, returned, &node.addr);
+        let late: Vec<_> = answers.iter().filter(|a| a.sent >= returned).collect();
+        assert!(
+            late.iter()
+                .all(|a| a.status == 401 && a.body.contains("invalid_token")),
+            "{}: a deleted key's token is invalid_token",
+            node.addr
+        );
+    }
 }
 
 /// A node whose database connections are cut while a deletion is made elsewhere stops

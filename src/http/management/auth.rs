@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use super::problem::Problem;
 use crate::http::Management;
 use crate::manage::access::{self, Caller, NotACaller};
+use crate::oauth::OAuthError;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -29,11 +30,16 @@ where
         let issuer = &state.config.server.issuer;
         let verifier = &state.keyring.get().verifier;
         let now = state.clock.now();
-        let caller = access::caller_of(state.store.as_ref(), verifier, issuer, token, ip, now)
+        let caller = access::caller_of(&state.keys, verifier, issuer, token, ip, now)
             .await
             .map_err(|refusal| match refusal {
                 NotACaller::InvalidToken(reason) => Problem::invalid_token(reason),
-                NotACaller::Store(error) => error.into(),
+                NotACaller::Unreadable(OAuthError::TemporarilyUnavailable(detail)) => Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    detail,
+                ),
+                NotACaller::Unreadable(error) => super::problem::internal(&error),
             })?;
         tracing::Span::current().record("client_id", caller.client_id.as_str());
         Ok(caller)

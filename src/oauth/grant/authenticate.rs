@@ -286,6 +286,17 @@ impl TokenIssuer {
         }))
     }
 
+    /// The API key `client_id` names, read as the token path reads it: from this node's lease
+    /// while it is young, else one bounded read of the store, then leased. For the management
+    /// API's check that a token's key still exists: a key deleted (on any node) before the
+    /// request arrived is not found, for the reason a token is not signed for it.
+    pub async fn current_key(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<Arc<StoredCredential>>, OAuthError> {
+        Ok(self.read_credential(client_id).await?.map(|read| read.key))
+    }
+
     /// One read of the store, and when it began.
     async fn read_store(&self, client_id: &ClientId) -> Result<Option<Lease>, OAuthError> {
         let read_at = Instant::now();
