@@ -1,5 +1,6 @@
 //! Key pairs: generation, signing, and the public JWK (RFC 7517, RFC 7518 §6, RFC 8037 §2).
 
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
@@ -14,7 +15,8 @@ const RSA_BITS: usize = 2048;
 
 /// A private key decoded once and held in memory, ready to sign.
 pub enum Signer {
-    Es256(EcdsaKeyPair),
+    /// AWS-LC's key (see Cargo.toml for why); ring generates ES256 keys and verifies.
+    Es256(aws_lc_rs::signature::EcdsaKeyPair),
     EdDsa(Ed25519KeyPair),
     Rs256(RsaKeyPair),
 }
@@ -45,16 +47,22 @@ pub struct GeneratedKey {
 
 impl Signer {
     /// Decodes a PKCS#8 private key for `alg`.
-    pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, ring::error::KeyRejected> {
-        let rng = SystemRandom::new();
+    /// The error says why the key was refused (never holds key material).
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, String> {
         Ok(match alg {
-            Algorithm::Es256 => Self::Es256(EcdsaKeyPair::from_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                der,
-                &rng,
-            )?),
-            Algorithm::EdDsa => Self::EdDsa(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)?),
-            Algorithm::Rs256 => Self::Rs256(RsaKeyPair::from_pkcs8(der)?),
+            Algorithm::Es256 => Self::Es256(
+                aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                )
+                .map_err(|e| e.to_string())?,
+            ),
+            Algorithm::EdDsa => Self::EdDsa(
+                Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| e.to_string())?,
+            ),
+            Algorithm::Rs256 => {
+                Self::Rs256(RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?)
+            }
         })
     }
 
@@ -62,7 +70,7 @@ impl Signer {
     pub fn sign(&self, rng: &SystemRandom, message: &[u8]) -> Result<Vec<u8>, SigningError> {
         match self {
             Self::Es256(pair) => Ok(pair
-                .sign(rng, message)
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
                 .map_err(|_| SigningError::Sign)?
                 .as_ref()
                 .to_vec()),
@@ -147,8 +155,7 @@ impl PublicJwk {
 /// Generates a key pair for `alg`.
 pub fn generate(alg: Algorithm) -> Result<GeneratedKey, SigningError> {
     let pkcs8 = generate_pkcs8(alg)?;
-    let signer =
-        Signer::from_pkcs8(alg, &pkcs8).map_err(|e| SigningError::Generate(e.to_string()))?;
+    let signer = Signer::from_pkcs8(alg, &pkcs8).map_err(SigningError::Generate)?;
     let jwk = signer.public_jwk();
     let kid = jwk.thumbprint();
     let public_jwk = jwk.to_jwks_entry(&kid, alg).to_string();
