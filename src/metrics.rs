@@ -47,7 +47,8 @@ pub struct Metrics {
     /// Token requests that waited so long (for a hash) that their credential was read again
     /// before signing.
     pub credential_rereads: IntCounter,
-    /// Credentials the token path read from the database (the rest came from a node's lease).
+    /// API keys read from the database by the token endpoint and the management API's token check
+    /// (the rest came from a node's lease).
     pub credential_reads: IntCounter,
     /// Panics caught: `request` (answered 500) or `task` (a background loop, restarted).
     pub panics: IntCounterVec,
@@ -174,7 +175,7 @@ impl Metrics {
             .expect(VALID),
             credential_reads: counter!(
                 "tokenmint_credential_reads_total",
-                "Credentials the token path read from the database; the other requests used a read shared for a moment (a lease).",
+                "API keys read from the database by the token endpoint and the management API's token check; the other requests used a read shared for a moment (a lease).",
                 registry
             )
             .expect(VALID),

@@ -40,9 +40,11 @@ pub enum NotACaller {
 /// The caller a management token stands for: a token this issuer signed for its own audience
 /// (`issuer`), verified locally against the published keys, whose API key still exists and has
 /// not expired at `now`. The key is read as the token endpoint reads it (`keys`: a lease of the
-/// last moments, else the store), so a deleted or expired admin key loses its power as soon as
-/// its deletion returns, not when its tokens run out, and a busy caller (a webhook delivery
-/// worker) costs the database a few reads a second, not one a request.
+/// last moments, else the store, and only a read younger than the credential freshness), so a
+/// request checked after its key's deletion returned is refused, not served until the key's
+/// tokens run out; a request with a body is checked once the body has arrived
+/// (`http::management::auth`). A busy caller (a webhook delivery worker) costs the database a
+/// few reads a second, not one a request.
 pub async fn caller_of(
     keys: &TokenIssuer,
     verifier: &TokenVerifier,

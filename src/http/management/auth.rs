@@ -1,16 +1,21 @@
 //! The management API's caller, from the request: the one `Authorization: Bearer` header
 //! (RFC 6750 §2.1) and the client's address. Who the token stands for is decided by
 //! [`access::caller_of`].
+//!
+//! A request with a body is judged once the whole body has arrived ([`CallerAndJson`]): a
+//! client cannot send its headers before its key is deleted and trickle the body in after the
+//! deletion returned, to act with a key that no longer exists.
 
 use std::net::SocketAddr;
 
-use super::problem::Problem;
+use super::problem::{ApiJson, Problem};
 use crate::http::Management;
 use crate::manage::access::{self, Caller, NotACaller};
 use crate::oauth::OAuthError;
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -43,6 +48,30 @@ where
             })?;
         tracing::Span::current().record("client_id", caller.client_id.as_str());
         Ok(caller)
+    }
+}
+
+/// The caller and the JSON body of a request that has one, the caller checked only once the
+/// body is complete (see the module doc). The answers keep their order: 401 for the token
+/// before 413, 415 or 400 for the body.
+pub struct CallerAndJson<T>(pub Caller, pub T);
+
+impl<S, T> FromRequest<S> for CallerAndJson<T>
+where
+    S: Send + Sync,
+    Management: FromRef<S>,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let (mut parts, body) = request.into_parts();
+        // The body limit layer bounds what is read here.
+        let body = axum::body::to_bytes(body, usize::MAX).await;
+        let caller = Caller::from_request_parts(&mut parts, state).await?;
+        let bytes = body.map_err(|error| super::problem::unreadable_body(&error))?;
+        let ApiJson(value) = ApiJson::from_read(&parts.headers, &bytes)?;
+        Ok(Self(caller, value))
     }
 }
 

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::CallerAndJson;
 use super::pages::{self, Page};
-use super::problem::{ApiJson, ApiQuery, Problem};
+use super::problem::{ApiQuery, Problem};
 use crate::http::Management;
 use crate::http::no_store;
 use crate::manage::access::Caller;
@@ -74,9 +75,8 @@ impl Lifetime {
     security(("bearer" = ["keys:write", "admin"])))]
 pub async fn create(
     State(state): State<Management>,
-    caller: Caller,
     Path(team): Path<String>,
-    ApiJson(body): ApiJson<NewKey>,
+    CallerAndJson(caller, body): CallerAndJson<NewKey>,
 ) -> Result<Response, Problem> {
     caller.may_write_keys(&team)?;
     caller.may_grant(&body.scopes)?;
@@ -264,9 +264,8 @@ where
     security(("bearer" = ["keys:write", "admin"])))]
 pub async fn update(
     State(state): State<Management>,
-    caller: Caller,
     Path((team, client_id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<KeyPatch>,
+    CallerAndJson(caller, body): CallerAndJson<KeyPatch>,
 ) -> Result<Json<ApiKeyView>, Problem> {
     caller.may_write_keys(&team)?;
     let token_ttl = match body.token_ttl {

@@ -247,6 +247,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// A body already read, as [`ApiJson`] would take it from the request: 415 unless the
+    /// headers declare JSON, 400 unless it is `T`.
+    pub(super) fn from_read(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, Problem> {
+        require_json(headers)?;
+        let Json(value) = Json::<T>::from_bytes(bytes).map_err(json_problem)?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// The answer for a body that could not be read: 413 past the limit, else 400.
+pub(super) fn unreadable_body(error: &axum::Error) -> Problem {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return too_large();
+        }
+        cause = error.source();
+    }
+    Problem::bad_request(format!("the request body cannot be read: {error}"))
+}
+
 /// 415 unless the body is declared `application/json` (parameters such as `charset` aside).
 fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
     let essence = headers

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::CallerAndJson;
 use super::pages::{self, Page, PageParams};
-use super::problem::{ApiJson, ApiQuery, Problem};
+use super::problem::{ApiQuery, Problem};
 use crate::http::Management;
 use crate::manage::TeamView;
 use crate::manage::{self, access::Caller};
@@ -32,8 +33,7 @@ pub struct NewTeam {
     security(("bearer" = ["admin"])))]
 pub async fn create(
     State(state): State<Management>,
-    caller: Caller,
-    ApiJson(body): ApiJson<NewTeam>,
+    CallerAndJson(caller, body): CallerAndJson<NewTeam>,
 ) -> Result<(StatusCode, Json<TeamView>), Problem> {
     caller.may_administer()?;
     let team = manage::create_team(

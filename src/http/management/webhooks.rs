@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::problem::{ApiJson, Problem, optional_duration, parse_optional_json};
+use super::auth::CallerAndJson;
+use super::problem::{Problem, optional_duration, parse_optional_json};
 use crate::http::{Management, no_store};
 use crate::manage::access::Caller;
 use crate::webhooks::{SignedHeaders, WebhookError, WebhookSecretView};
@@ -120,9 +121,8 @@ pub struct SignRequest {
     security(("bearer" = ["webhooks:sign", "admin"])))]
 pub async fn sign(
     State(state): State<Management>,
-    caller: Caller,
     Path(team): Path<String>,
-    ApiJson(body): ApiJson<SignRequest>,
+    CallerAndJson(caller, body): CallerAndJson<SignRequest>,
 ) -> Result<Json<SignedHeaders>, Problem> {
     caller.may_sign_webhooks(&team)?;
     let headers = state

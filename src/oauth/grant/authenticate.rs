@@ -287,14 +287,18 @@ impl TokenIssuer {
     }
 
     /// The API key `client_id` names, read as the token path reads it: from this node's lease
-    /// while it is young, else one bounded read of the store, then leased. For the management
-    /// API's check that a token's key still exists: a key deleted (on any node) before the
-    /// request arrived is not found, for the reason a token is not signed for it.
+    /// while it is young, else one bounded read of the store, then leased; and, as before a
+    /// signature, only from a read still younger than [`CREDENTIAL_FRESHNESS`] (503 when the
+    /// database took longer). For the management API's check that a token's key still exists:
+    /// a key whose deletion returned (on any node) before the check is not found.
     pub async fn current_key(
         &self,
         client_id: &ClientId,
     ) -> Result<Option<Arc<StoredCredential>>, OAuthError> {
-        Ok(self.read_credential(client_id).await?.map(|read| read.key))
+        match self.read_credential(client_id).await? {
+            Some(read) if !read.is_fresh() => Err(self.database_error("timeout")),
+            found => Ok(found.map(|read| read.key)),
+        }
     }
 
     /// One read of the store, and when it began.
@@ -332,15 +336,16 @@ impl TokenIssuer {
     }
 }
 
-/// A database failure on the token path: unavailable is worth a retry, anything else is ours.
+/// A database failure reading a key (for a token, or a management caller's check): unavailable
+/// is worth a retry, anything else is ours.
 fn store_failure(error: StoreError) -> OAuthError {
     match error {
         StoreError::Unavailable(_) => {
-            tracing::warn!(%error, "database unavailable on the token path");
+            tracing::warn!(%error, "database unavailable reading an API key");
             database_unavailable()
         }
         other => {
-            tracing::error!(error = %other, "database error on the token path");
+            tracing::error!(error = %other, "database error reading an API key");
             OAuthError::ServerError
         }
     }

@@ -166,6 +166,37 @@ async fn a_deleted_admin_key_loses_its_power_at_once(app: TestApp) {
     after.assert_problem(401, "invalid_token");
 }
 
+/// A request whose headers arrive before its key is deleted and whose body arrives after the
+/// deletion returned is judged by the key as it is then: refused, not signed.
+async fn a_body_trickled_in_across_a_deletion_is_refused(app: TestApp) {
+    use crate::helpers::raw;
+    use tokio::io::AsyncWriteExt;
+    let worker = app.create_key_in("acme", &["webhooks:sign"]).await;
+    let token = app.management_token(&worker, None).await;
+    let body = br#"{"payload":"{\"type\":\"ping\"}"}"#;
+    let head = format!(
+        "POST /api/teams/acme/webhooks/sign HTTP/1.1\r\nHost: {host}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {len}\r\n\r\n",
+        host = raw::address(&app.base),
+        len = body.len(),
+    );
+    // The same request, sent whole while the key exists, is signed.
+    let mut stream = tokio::net::TcpStream::connect(raw::address(&app.base))
+        .await
+        .unwrap();
+    let signed = raw::exchange(&mut stream, &[head.as_bytes(), body].concat()).await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..5]).await.unwrap();
+    // The server has the head (and has used the key for the request before) when the key goes.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.cli_ok(&["keys", "delete", &worker.client_id]).await;
+    let late = raw::exchange(&mut stream, &body[5..]).await;
+    assert_eq!(late.status, 401, "{}", late.body);
+    assert!(late.body.contains("invalid_token"), "{}", late.body);
+}
+
 async fn keys_write_cannot_grant_more_than_it_holds(app: TestApp) {
     let writer = app.create_key_in("acme", &["keys:write"]).await;
     let token = app.management_token(&writer, None).await;
@@ -299,6 +330,7 @@ backend_tests!(
     a_token_for_the_product_audience_is_refused_by_the_management_api,
     requests_without_a_valid_token_get_401_with_a_bearer_challenge,
     a_deleted_admin_key_loses_its_power_at_once,
+    a_body_trickled_in_across_a_deletion_is_refused,
     keys_write_cannot_grant_more_than_it_holds,
     forged_tokens_are_refused_by_the_management_api,
 );
