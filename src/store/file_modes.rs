@@ -1,7 +1,8 @@
 //! The SQLite database holds every API key's secret hash and the sealed signing keys, so only
 //! tokenmint's user may read it: its folder is 0700 and its files (the database, `-wal`, `-shm`,
-//! `-journal`, and `-lock`, which a process holds while it migrates) 0600. Made so on first start, and restored on every open, for files that an
-//! older version, a copy or a restore left readable. Unix only.
+//! `-journal`, and `-lock`, which a process holds while it migrates) 0600. Made so on first
+//! start, and restored on every open, for files that an older version, a copy or a restore
+//! left readable. Unix only.
 //!
 //! SQLite gives `-wal` and `-shm` the database file's mode, so the database file is made 0600
 //! before SQLite opens it (created so, or tightened); they are checked after every open all the

@@ -91,15 +91,31 @@ impl SqliteStore {
 struct MigrationLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
 
 impl MigrationLock {
-    /// Waits at most `patience` for another process's migration to finish.
-    async fn take(db: &Path, patience: Duration) -> Result<Self, StoreError> {
-        let path = super::file_modes::lock_file(db);
-        let file = super::file_modes::open_private(&path)
-            .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
+    /// Waits at most `patience` for another process's migration to finish. The lock file sits
+    /// beside the database's real file (symbolic links followed), so every path to one database
+    /// takes the same lock. Where no lock can be had at all (a read-only folder with no lock
+    /// file yet, a file system without `flock`), the migration goes ahead without one, as it
+    /// did before the lock existed, with a warning.
+    async fn take(db: &Path, patience: Duration) -> Result<Option<Self>, StoreError> {
+        let real = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
+        let path = super::file_modes::lock_file(&real);
+        let without_lock = |why: &dyn std::fmt::Display| {
+            tracing::warn!(lock = %path.display(), "migrating without the migration lock: {why}");
+            Ok(None)
+        };
+        // A lock file made by another user (root) can still be locked through a read-only
+        // descriptor: flock needs no write access.
+        let file = match super::file_modes::open_private(&path) {
+            Ok(file) => file,
+            Err(create) => match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(_) => return without_lock(&create),
+            },
+        };
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Self(file)),
+                Ok(()) => return Ok(Some(Self(file))),
                 Err(std::fs::TryLockError::WouldBlock)
                     if tokio::time::Instant::now() < deadline =>
                 {
@@ -113,12 +129,7 @@ impl MigrationLock {
                         patience.as_millis()
                     )));
                 }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(StoreError::Open(format!(
-                        "cannot lock {}: {e}",
-                        path.display()
-                    )));
-                }
+                Err(std::fs::TryLockError::Error(e)) => return without_lock(&e),
             }
         }
     }
