@@ -21,17 +21,29 @@ fn with_secret(key: &Key, secret: &str) -> Key {
 }
 
 /// The status of a token request with `key` at `token_url`.
+/// The status of a token request at `token_url`. A 503 (`temporarily_unavailable`: the server
+/// asks the client to retry, as when a hash waited past its slot time on a starved machine) is
+/// retried twice, as a client would; any other answer, a refusal included, is returned as is.
 async fn status_at(app: &TestApp, token_url: &str, key: &Key) -> u16 {
-    app.http
-        .post(token_url)
-        .header("authorization", basic(&key.client_id, &key.client_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(GRANT)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let mut status = 0;
+    for _ in 0..3 {
+        status = app
+            .http
+            .post(token_url)
+            .header("authorization", basic(&key.client_id, &key.client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(GRANT)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    status
 }
 
 async fn roll(
