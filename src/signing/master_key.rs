@@ -96,8 +96,17 @@ impl MasterKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
                 let key = Self::generate()?;
-                key.write_new_file(file)?;
-                Ok((key, MasterKeySource::CreatedFile))
+                match key.publish(file) {
+                    Ok(()) => Ok((key, MasterKeySource::CreatedFile)),
+                    // Another process created it a moment ago: that key is the one.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load(None, file, false)
+                    }
+                    Err(e) => Err(SigningError::MasterKey(format!(
+                        "cannot create {}: {e}",
+                        file.display()
+                    ))),
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(SigningError::MasterKey(format!(
@@ -114,21 +123,34 @@ impl MasterKey {
     }
 
     /// Writes the key to a file that must not exist yet, readable by its owner only.
+    ///
+    /// The file appears whole or not at all: the key is written and synced under a temporary
+    /// name, then linked into place, which fails if the file exists. So two processes starting
+    /// at once in a new folder cannot both create it, and neither reads it half written.
     pub fn write_new_file(&self, file: &Path) -> Result<(), SigningError> {
-        let failed = |e: std::io::Error| {
-            SigningError::MasterKey(format!("cannot create {}: {e}", file.display()))
-        };
+        self.publish(file)
+            .map_err(|e| SigningError::MasterKey(format!("cannot create {}: {e}", file.display())))
+    }
+
+    fn publish(&self, file: &Path) -> std::io::Result<()> {
         if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(failed)?;
+            std::fs::create_dir_all(parent)?;
         }
+        let mut name = std::ffi::OsString::from(".");
+        name.push(file.file_name().unwrap_or_default());
+        name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+        let staged = file.with_file_name(name);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(file).map_err(failed)?;
-        out.write_all(format!("{}\n", self.to_base64().as_str()).as_bytes())
-            .and_then(|()| out.sync_all())
-            .map_err(failed)
+        let written = options.open(&staged).and_then(|mut out| {
+            out.write_all(format!("{}\n", self.to_base64().as_str()).as_bytes())?;
+            out.sync_all()
+        });
+        let linked = written.and_then(|()| std::fs::hard_link(&staged, file));
+        let _ = std::fs::remove_file(&staged);
+        linked
     }
 
     /// A check value that names this key without revealing it: the first 16 bytes of
@@ -187,6 +209,32 @@ impl fmt::Debug for MasterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Processes starting together in a new folder (here threads, which race the same way)
+    /// all end up with one key, none with an error or a half-written file.
+    #[test]
+    fn first_starts_at_once_agree_on_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("keys/master.key");
+            let keys: Vec<_> = std::thread::scope(|scope| {
+                let starts: Vec<_> = (0..8)
+                    .map(|_| scope.spawn(|| MasterKey::load(None, &file, true)))
+                    .collect();
+                starts.into_iter().map(|s| s.join().unwrap()).collect()
+            });
+            let keys: Vec<_> = keys
+                .into_iter()
+                .map(|k| k.expect("every start loads a key").0.check_value())
+                .collect();
+            assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+            let left: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, ["master.key"], "no temporary file is left");
+        }
+    }
 
     #[test]
     fn sealed_key_opens_with_the_same_master_key_and_kid_only() {
