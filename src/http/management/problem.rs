@@ -1,9 +1,8 @@
 //! Errors of the management API as RFC 9457 (formerly RFC 7807) problem documents, and the JSON
-//! and query extractors whose every rejection is one.
+//! and the JSON body reader and query extractor whose every rejection is one.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -225,36 +224,21 @@ pub(super) fn internal(error: &dyn std::error::Error) -> Problem {
     )
 }
 
-/// A JSON request body (`application/json`), read into `T` by axum's [`Json`], whose
-/// rejections become problem documents: a wrong content type is 415, a body over the limit
-/// 413, and a body that is not JSON or not of `T`'s shape (an unknown or repeated member
-/// included) 400.
+/// A JSON request body (`application/json`) already read, as `T`, through axum's [`Json`]
+/// parsing, with its rejections as problem documents: a wrong content type is 415, and a body
+/// that is not JSON or not of `T`'s shape (an unknown or repeated member included) 400. (A body
+/// over the limit is 413 before it gets here: [`unreadable_body`].)
 ///
 /// Two choices keep the answers this API has always given: a body of the wrong shape is 400
 /// (axum says 422), and only `application/json` itself is JSON here (axum also takes
 /// `application/*+json`, which stays 415).
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = Problem;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
-        require_json(request.headers())?;
-        let Json(value) = Json::<T>::from_request(request, state)
-            .await
-            .map_err(json_problem)?;
-        Ok(ApiJson(value))
-    }
-}
-
-impl<T: DeserializeOwned> ApiJson<T> {
-    /// A body already read, as [`ApiJson`] would take it from the request: 415 unless the
-    /// headers declare JSON, 400 unless it is `T`.
-    pub(super) fn from_read(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, Problem> {
-        require_json(headers)?;
-        let Json(value) = Json::<T>::from_bytes(bytes).map_err(json_problem)?;
-        Ok(ApiJson(value))
-    }
+pub(super) fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<T, Problem> {
+    require_json(headers)?;
+    let Json(value) = Json::<T>::from_bytes(bytes).map_err(json_problem)?;
+    Ok(value)
 }
 
 /// The answer for a body that could not be read: 413 past the limit, else 400.
@@ -289,9 +273,6 @@ fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
 /// axum's JSON rejection as this API's problem document.
 fn json_problem(rejection: JsonRejection) -> Problem {
     match rejection {
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            too_large()
-        }
         JsonRejection::JsonDataError(e) => invalid_json(&e),
         JsonRejection::JsonSyntaxError(e) => invalid_json(&e),
         other => Problem::bad_request(format!("the request body cannot be read: {other}")),

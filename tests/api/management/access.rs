@@ -197,6 +197,33 @@ async fn a_body_trickled_in_across_a_deletion_is_refused(app: TestApp) {
     assert!(late.body.contains("invalid_token"), "{}", late.body);
 }
 
+/// A body over the limit sent chunked (no `Content-Length` for the limit layer to refuse up
+/// front) is read up to the limit before the caller is checked: 413 for a caller, and still
+/// 401 for a request with no valid token.
+async fn an_oversized_chunked_body_is_413_for_a_caller_and_401_without_a_token(app: TestApp) {
+    use crate::helpers::raw;
+    let worker = app.create_key_in("acme", &["webhooks:sign"]).await;
+    let token = app.management_token(&worker, None).await;
+    let chunk = "x".repeat(70_000);
+    for (authorization, status) in [
+        (format!("Bearer {token}"), 413),
+        ("Bearer nope".into(), 401),
+    ] {
+        let request = format!(
+            "POST /api/teams/acme/webhooks/sign HTTP/1.1\r\nHost: {host}\r\n\
+             Authorization: {authorization}\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n{size:x}\r\n{chunk}\r\n0\r\n\r\n",
+            host = raw::address(&app.base),
+            size = chunk.len(),
+        );
+        let mut stream = tokio::net::TcpStream::connect(raw::address(&app.base))
+            .await
+            .unwrap();
+        let answer = raw::exchange(&mut stream, request.as_bytes()).await;
+        assert_eq!(answer.status, status, "{}", answer.body);
+    }
+}
+
 async fn keys_write_cannot_grant_more_than_it_holds(app: TestApp) {
     let writer = app.create_key_in("acme", &["keys:write"]).await;
     let token = app.management_token(&writer, None).await;
@@ -331,6 +358,7 @@ backend_tests!(
     requests_without_a_valid_token_get_401_with_a_bearer_challenge,
     a_deleted_admin_key_loses_its_power_at_once,
     a_body_trickled_in_across_a_deletion_is_refused,
+    an_oversized_chunked_body_is_413_for_a_caller_and_401_without_a_token,
     keys_write_cannot_grant_more_than_it_holds,
     forged_tokens_are_refused_by_the_management_api,
 );
