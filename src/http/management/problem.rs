@@ -1,5 +1,5 @@
 //! Errors of the management API as RFC 9457 (formerly RFC 7807) problem documents, and the JSON
-//! and the JSON body reader and query extractor whose every rejection is one.
+//! body reader and the query extractor whose every rejection is one.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
