@@ -140,17 +140,30 @@ impl MasterKey {
         name.push(file.file_name().unwrap_or_default());
         name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
         let staged = file.with_file_name(name);
+        if let Err(e) = self.write_new(&staged) {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e);
+        }
+        let linked = std::fs::hard_link(&staged, file);
+        let _ = std::fs::remove_file(&staged);
+        match linked {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+            // A file system without hard links: written in place, as a new file all the same.
+            Err(_) => self.write_new(file),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Writes the key to `path`, a new file readable by its owner only, and syncs it.
+    fn write_new(&self, path: &Path) -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options.open(&staged).and_then(|mut out| {
-            out.write_all(format!("{}\n", self.to_base64().as_str()).as_bytes())?;
-            out.sync_all()
-        });
-        let linked = written.and_then(|()| std::fs::hard_link(&staged, file));
-        let _ = std::fs::remove_file(&staged);
-        linked
+        let mut out = options.open(path)?;
+        out.write_all(self.to_base64().as_bytes())?;
+        out.write_all(b"\n")?;
+        out.sync_all()
     }
 
     /// A check value that names this key without revealing it: the first 16 bytes of

@@ -332,4 +332,38 @@ mod tests {
                 .is_none()
         );
     }
+
+    /// A migration another process holds makes this one wait, then give up with a message
+    /// that says why; every path to the database (a symbolic link here) meets the same lock.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_migration_lock_is_one_per_database_whatever_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("tokenmint.db");
+        std::fs::write(&db, b"").unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&db, &link).unwrap();
+        let held = MigrationLock::take(&db, Duration::from_millis(100))
+            .await
+            .unwrap()
+            .expect("the lock is taken");
+        for path in [&db, &link] {
+            let Err(StoreError::Open(message)) =
+                MigrationLock::take(path, Duration::from_millis(100)).await
+            else {
+                panic!("{}: a held lock is refused", path.display());
+            };
+            assert!(message.contains("another tokenmint process"), "{message}");
+        }
+        drop(held);
+        assert!(
+            MigrationLock::take(&link, Duration::from_millis(100))
+                .await
+                .unwrap()
+                .is_some(),
+            "free again once released"
+        );
+        assert!(dir.path().join("tokenmint.db-lock").is_file());
+        assert!(!dir.path().join("link.db-lock").exists());
+    }
 }
