@@ -101,13 +101,17 @@ pub async fn finish_roll(
     settled(
         async {
             let ReachedKey { id, key, team } = authority.find(store, client_id).await?;
+            let detail = json!({
+                "label": key.label,
+                "previous_secret_expires_at": key.previous_secret_until,
+            });
             let audit = actor.event(
-            now,
-            "api_key.roll_finish",
-            Some(&key.team),
-            client_id,
-            json!({ "label": key.label, "previous_secret_expires_at": key.previous_secret_until }),
-        );
+                now,
+                "api_key.roll_finish",
+                Some(&key.team),
+                client_id,
+                detail,
+            );
             if !store.finish_roll(&id, &team, &audit).await? {
                 return Err(E::NoPreviousSecret(client_id.to_string()));
             }
