@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use super::problem::{Problem, json_body};
+use super::problem::{Problem, parse_json};
 use crate::http::Management;
 use crate::manage::access::{self, Caller, NotACaller};
 use crate::oauth::OAuthError;
@@ -70,7 +70,7 @@ where
         let body = axum::body::to_bytes(body, usize::MAX).await;
         let caller = Caller::from_request_parts(&mut parts, state).await?;
         let bytes = body.map_err(|error| super::problem::unreadable_body(&error))?;
-        Ok(Self(caller, json_body(&parts.headers, &bytes)?))
+        Ok(Self(caller, parse_json(&parts.headers, &bytes)?))
     }
 }
 

@@ -224,23 +224,6 @@ pub(super) fn internal(error: &dyn std::error::Error) -> Problem {
     )
 }
 
-/// A JSON request body (`application/json`) already read, as `T`, through axum's [`Json`]
-/// parsing, with its rejections as problem documents: a wrong content type is 415, and a body
-/// that is not JSON or not of `T`'s shape (an unknown or repeated member included) 400. (A body
-/// over the limit is 413 before it gets here: [`unreadable_body`].)
-///
-/// Two choices keep the answers this API has always given: a body of the wrong shape is 400
-/// (axum says 422), and only `application/json` itself is JSON here (axum also takes
-/// `application/*+json`, which stays 415).
-pub(super) fn json_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    bytes: &[u8],
-) -> Result<T, Problem> {
-    require_json(headers)?;
-    let Json(value) = Json::<T>::from_bytes(bytes).map_err(json_problem)?;
-    Ok(value)
-}
-
 /// The answer for a body that could not be read: 413 past the limit, else 400.
 pub(super) fn unreadable_body(error: &axum::Error) -> Problem {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
@@ -298,8 +281,14 @@ fn too_large() -> Problem {
     )
 }
 
-/// Reads a JSON body already in hand (one that may be empty, so no extractor took it): the
-/// content type as [`ApiJson`] wants it, the JSON by axum's [`Json::from_bytes`].
+/// Reads a JSON body already in hand, as `T`, through axum's [`Json::from_bytes`], with its
+/// rejections as problem documents: a wrong content type is 415, and a body that is not JSON
+/// or not of `T`'s shape (an unknown or repeated member included) 400. (A body over the limit
+/// is 413 before it gets here: `unreadable_body`.)
+///
+/// Two choices keep the answers this API has always given: a body of the wrong shape is 400
+/// (axum says 422), and only `application/json` itself is JSON here (axum also takes
+/// `application/*+json`, which stays 415).
 pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Problem> {
     require_json(headers)?;
     let Json(value) = Json::<T>::from_bytes(body).map_err(json_problem)?;
