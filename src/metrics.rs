@@ -44,8 +44,8 @@ pub struct Metrics {
     pub signing_key_since: IntGauge,
     /// Database failures seen on the request path.
     pub database_errors: IntCounterVec,
-    /// Token requests that waited so long (for a hash) that their credential was read again
-    /// before signing.
+    /// Token requests that waited so long (for a hash, or during the signature) that their
+    /// credential was read again before signing.
     pub credential_rereads: IntCounter,
     /// API keys read from the database by the token endpoint and the management API's token check
     /// (the rest came from a node's lease).

@@ -18,6 +18,7 @@
 mod authenticate;
 mod lease;
 
+use authenticate::ReadCredential;
 pub use authenticate::{CREDENTIAL_FRESHNESS, DELETION_SETTLES};
 
 use std::borrow::Cow;
@@ -45,6 +46,10 @@ use crate::store::{Store, StoredCredential};
 /// The only grant tokenmint serves.
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 
+/// How many times a request signs before it gives up on a credential read that keeps going
+/// stale during the signature (each attempt after the first reads the credential again).
+const SIGNING_ATTEMPTS: u32 = 3;
+
 /// A signed access token and what the response says about it (§5.1).
 #[derive(Debug)]
 pub struct IssuedToken {
@@ -59,7 +64,7 @@ pub struct IssuedToken {
 struct AccessTokenClaims<'a> {
     iss: &'a str,
     sub: &'a str,
-    aud: Audience<'a>,
+    aud: &'a Audience<'a>,
     exp: i64,
     iat: i64,
     jti: String,
@@ -165,14 +170,37 @@ impl TokenIssuer {
                 read.key.limits.token_requests_per_second,
             )
             .map_err(OAuthError::rate_limited)?;
-        // No await from the confirmation to the signature, and the read must still be fresh
-        // once the token exists: however long the thread was descheduled in between, a token
-        // is never handed out from a read older than a deletion lets pass before it returns.
-        let now = self.clock.now();
-        let token = self.sign(&read.key, audience, &scope, now)?;
-        read.still_fresh()?;
-        self.usage.record(&read.client_id, now);
-        Ok(token)
+        self.sign_while_fresh(read, &audience, &scope).await
+    }
+
+    /// Signs from a confirmed `read` and hands the token out only if the read is still fresh
+    /// once the token exists. No await from the confirmation to the signature: however long
+    /// the thread was descheduled in between, a token is never handed out from a read older
+    /// than a deletion lets pass before it returns. A token whose read went stale meanwhile (a
+    /// starved machine) is dropped unseen, and the credential read and signed again, up to
+    /// [`SIGNING_ATTEMPTS`] times before the client is told to retry.
+    async fn sign_while_fresh(
+        &self,
+        mut read: ReadCredential,
+        audience: &Audience<'_>,
+        scope: &str,
+    ) -> Result<IssuedToken, OAuthError> {
+        let mut attempts = 1;
+        loop {
+            let now = self.clock.now();
+            let token = self.sign(&read.key, audience, scope, now)?;
+            match read.still_fresh() {
+                Ok(()) => {
+                    self.usage.record(&read.client_id, now);
+                    return Ok(token);
+                }
+                Err(stale) if attempts >= SIGNING_ATTEMPTS => return Err(stale),
+                Err(_) => {
+                    attempts += 1;
+                    read = self.confirm(read).await?;
+                }
+            }
+        }
     }
 
     /// The audiences asked for, each one served here; the default when none is named. The flag
@@ -237,7 +265,7 @@ impl TokenIssuer {
     fn sign(
         &self,
         key: &StoredCredential,
-        aud: Audience<'_>,
+        aud: &Audience<'_>,
         scope: &str,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, OAuthError> {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::TokenIssuer;
-use super::lease::Lease;
+use super::lease::{LEASE_REUSE, Lease};
 use crate::oauth::OAuthError;
 use crate::oauth::credentials::{ClientId, ClientSecret};
 use crate::oauth::rate_limit::HashReservation;
@@ -71,6 +71,19 @@ fn previous_slot(client_id: &str) -> String {
 }
 
 impl ReadCredential {
+    /// The same read, as if it had begun `by` earlier (a test's way to age it).
+    #[cfg(test)]
+    pub(super) fn aged(mut self, by: Duration) -> Self {
+        self.read_at -= by;
+        self
+    }
+
+    /// How long ago the read began.
+    #[cfg(test)]
+    pub(super) fn age(&self) -> Duration {
+        self.read_at.elapsed()
+    }
+
     fn is_fresh(&self) -> bool {
         self.read_at.elapsed() < CREDENTIAL_FRESHNESS
     }
@@ -225,8 +238,13 @@ impl TokenIssuer {
 
     /// The credential as it stands now: `read` while it is fresh, else a new read that must
     /// find the same key with the same secret hash. The caller signs with no await after this.
+    ///
+    /// A read is used as it is only while it is as young as a lease may be ([`LEASE_REUSE`],
+    /// half the freshness), so the signature has the other half before the read goes stale:
+    /// a read taken nearly stale would pass here and then fail [`ReadCredential::still_fresh`]
+    /// a moment later, refusing a request the issuer could have served.
     pub(super) async fn confirm(&self, read: ReadCredential) -> Result<ReadCredential, OAuthError> {
-        if read.is_fresh() {
+        if read.read_at.elapsed() < LEASE_REUSE {
             // A roll's overlap may have ended while the request waited: the previous secret
             // is refused from that instant, as at the start of a request.
             if read.matched == Matched::Previous

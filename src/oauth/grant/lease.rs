@@ -22,8 +22,9 @@ use moka::sync::Cache;
 use crate::store::StoredCredential;
 
 /// How long after its read began a credential is still handed out from the lease.
-/// Half of [`super::CREDENTIAL_FRESHNESS`] (a test holds them together).
-const LEASE_REUSE: Duration = Duration::from_millis(125);
+/// Half of [`super::CREDENTIAL_FRESHNESS`] (a test holds them together). A request signs
+/// without reading again only from a read this young, so it keeps the other half for signing.
+pub(super) const LEASE_REUSE: Duration = Duration::from_millis(125);
 
 /// The most keys leased at once on a node: one entry per key that asked for a token in the
 /// last [`LEASE_REUSE`]; more than that are read from the database as before.

@@ -196,3 +196,92 @@ async fn a_previous_secret_whose_overlap_ends_while_its_request_waits_gets_no_to
     let setup = setup_with(created, &[during], Some(overlap)).await;
     issue(&setup, &params(&setup, None)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_read_past_its_lease_is_read_again_before_the_signature_so_the_signature_keeps_its_headroom()
+ {
+    let created = crate::store::now();
+    let setup = setup(created, &[created]).await;
+    let issuer = &setup.issuer;
+    let client_id = ClientId::parse(&setup.client_id).unwrap();
+    let ip = Ipv4Addr::LOCALHOST.into();
+    let rereads = || issuer.metrics.credential_rereads.get();
+
+    // The secret hashed once, so the reads below are not held up by a hash.
+    issuer
+        .authenticate(Some(&client_id), &setup.secret, ip)
+        .await
+        .unwrap();
+    // A read as young as a lease is signed from as it is.
+    issuer.leases.clear();
+    let read = issuer
+        .authenticate(Some(&client_id), &setup.secret, ip)
+        .await
+        .unwrap();
+    let before = rereads();
+    issuer.confirm(read).await.unwrap();
+    assert_eq!(rereads(), before, "a young read is not read again");
+
+    // A read still fresh but past its lease (its request waited for a hash) is read again:
+    // signed from as it was, it could go stale during the signature and cost a 503.
+    issuer.leases.clear();
+    let read = issuer
+        .authenticate(Some(&client_id), &setup.secret, ip)
+        .await
+        .unwrap()
+        .aged(CREDENTIAL_FRESHNESS / 2 + Duration::from_millis(30));
+    let confirmed = issuer.confirm(read).await.unwrap();
+    assert_eq!(rereads(), before + 1, "the aged read was read again");
+    assert!(
+        confirmed.age() < CREDENTIAL_FRESHNESS / 2,
+        "the signature has at least half the freshness left: {:?}",
+        confirmed.age()
+    );
+    confirmed.still_fresh().unwrap();
+}
+
+#[tokio::test]
+async fn a_read_that_goes_stale_during_the_signature_is_read_and_signed_again_unless_the_key_is_gone()
+ {
+    let created = crate::store::now();
+    let setup = setup(created, &[created]).await;
+    let issuer = &setup.issuer;
+    let client_id = ClientId::parse(&setup.client_id).unwrap();
+    let ip = Ipv4Addr::LOCALHOST.into();
+    let audience = Audience::One(&issuer.default_audience);
+    let stale = || async {
+        issuer.leases.clear();
+        issuer
+            .authenticate(Some(&client_id), &setup.secret, ip)
+            .await
+            .unwrap()
+            .aged(CREDENTIAL_FRESHNESS)
+    };
+
+    // The thread held up past the read's freshness while it signed: the token is signed
+    // again from a new read, and the request is served.
+    let before = issuer.metrics.credential_rereads.get();
+    let token = issuer
+        .sign_while_fresh(stale().await, &audience, "logs:read")
+        .await
+        .unwrap();
+    assert_eq!(claims(&token.access_token)["client_id"], setup.client_id);
+    assert_eq!(issuer.metrics.credential_rereads.get(), before + 1);
+
+    // Deleted meanwhile: the new read finds nothing, and the stale token is never handed out.
+    let read = stale().await;
+    manage::delete_api_key(
+        issuer.store.as_ref(),
+        &Actor::Cli,
+        manage::KeyAuthority::Operator,
+        &setup.client_id,
+        created,
+    )
+    .await
+    .unwrap();
+    let refused = issuer
+        .sign_while_fresh(read, &audience, "logs:read")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "invalid_client");
+}
