@@ -197,7 +197,15 @@ impl TokenIssuer {
                 Err(stale) if attempts >= SIGNING_ATTEMPTS => return Err(stale),
                 Err(_) => {
                     attempts += 1;
+                    let rate = read.key.limits.token_requests_per_second;
                     read = self.confirm(read).await?;
+                    // Limits changed meanwhile: held to the new rate, as after a hash's wait.
+                    let new_rate = read.key.limits.token_requests_per_second;
+                    if new_rate != rate {
+                        self.limits
+                            .check_client(&read.key.client_id, new_rate)
+                            .map_err(OAuthError::rate_limited)?;
+                    }
                 }
             }
         }

@@ -285,3 +285,46 @@ async fn a_read_that_goes_stale_during_the_signature_is_read_and_signed_again_un
         .unwrap_err();
     assert_eq!(refused.code(), "invalid_client");
 }
+
+#[tokio::test]
+async fn a_rate_set_while_a_signature_was_retried_holds_the_retry_to_it() {
+    let created = crate::store::now();
+    let setup = setup(created, &[created]).await;
+    let issuer = &setup.issuer;
+    let client_id = ClientId::parse(&setup.client_id).unwrap();
+    let ip = Ipv4Addr::LOCALHOST.into();
+    issuer.leases.clear();
+    let stale = issuer
+        .authenticate(Some(&client_id), &setup.secret, ip)
+        .await
+        .unwrap()
+        .aged(CREDENTIAL_FRESHNESS);
+    manage::update_api_key(
+        issuer.store.as_ref(),
+        &Actor::Cli,
+        manage::KeyAuthority::Operator,
+        &Config::default(),
+        &setup.client_id,
+        manage::KeyUpdate {
+            token_requests_per_second: Some(Some(1)),
+            ..Default::default()
+        },
+        created,
+    )
+    .await
+    .unwrap();
+    // The key's new rate is used up, by requests that read the new limits.
+    while issuer
+        .limits
+        .check_client(&setup.client_id, Some(1))
+        .is_ok()
+    {}
+    let refused = issuer
+        .sign_while_fresh(stale, &Audience::One(&issuer.default_audience), "logs:read")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, OAuthError::RateLimited { .. }),
+        "the retry read the new rate and is held to it: {refused:?}"
+    );
+}
