@@ -92,7 +92,12 @@ async function storageHoldsNoSecret(page) {
 }
 
 /** The navigation's requests, bytes and paint times, from the page's Performance API. */
-function measure(page) {
+async function measure(page) {
+  // A busy machine can fire "load" before the first frame is painted: the paint entries are
+  // waited for (a page that never paints still reads -1 below and fails its check).
+  await page
+    .waitForFunction(() => performance.getEntriesByType("paint").length >= 2, null, { timeout: 10_000 })
+    .catch(() => {});
   return page.evaluate(() => {
     const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
     const paint = Object.fromEntries(performance.getEntriesByType("paint").map((p) => [p.name, p.startTime]));
