@@ -44,7 +44,7 @@ pub struct TokenVerifier {
 }
 
 struct Verified {
-    claims: Value,
+    claims: Arc<Value>,
     exp: u64,
 }
 
@@ -100,19 +100,25 @@ impl TokenVerifier {
 
     /// The claims of `token` if a published key signed it with its own algorithm, its `typ` is
     /// `at+jwt`, `iss` is `issuer`, `aud` contains `audience`, and it has not expired.
-    pub fn verify(&self, token: &str, issuer: &str, audience: &str) -> Result<Value, TokenError> {
+    /// The claims are shared with the memory of verified tokens, not copied for each request.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Arc<Value>, TokenError> {
         let fingerprint = fingerprint(token, issuer, audience);
         if let Some(known) = self.verified.get(&fingerprint) {
             let now = jsonwebtoken::get_current_timestamp();
             if now <= known.exp.saturating_add(LEEWAY_SECS) {
-                return Ok(known.claims.clone());
+                return Ok(Arc::clone(&known.claims));
             }
             self.verified.invalidate(&fingerprint);
         }
-        let claims = self.verify_signature(token, issuer, audience)?;
+        let claims = Arc::new(self.verify_signature(token, issuer, audience)?);
         if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
             let known = Arc::new(Verified {
-                claims: claims.clone(),
+                claims: Arc::clone(&claims),
                 exp,
             });
             self.verified.insert(fingerprint, known);
