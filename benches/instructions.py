@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""User-space instructions a request, counted exactly by valgrind's callgrind: a steadier figure
+than CPU time on a shared machine, for comparing two builds of one change.
+
+usage: python3 benches/instructions.py [token|webhook] [REQUESTS] [BINARY]
+
+Starts BINARY (default target/release/tokenmint) `serve` under callgrind in a fresh folder on
+SQLite, sends 200 warm-up requests on one keep-alive connection, zeroes the counters
+(`callgrind_control -z`), sends REQUESTS (default 1000) more, dumps (`callgrind_control -d`) and
+prints the instructions a request. `token`: the warm token endpoint; `webhook`: a delivery
+worker's signing request with a 1 KiB payload. Needs valgrind (apt). The dump stays in the
+printed folder for `callgrind_annotate`.
+"""
+import base64
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTE = sys.argv[1] if len(sys.argv) > 1 else "token"
+REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+BINARY = sys.argv[3] if len(sys.argv) > 3 else str(ROOT / "target" / "release" / "tokenmint")
+PORT = 18090
+
+
+def main():
+    if ROUTE not in ("token", "webhook"):
+        sys.exit(f"route must be token or webhook, not {ROUTE}")
+    folder = tempfile.mkdtemp(prefix="tokenmint-instructions-")
+    issuer = f"http://127.0.0.1:{PORT}"
+    env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{PORT}", TOKENMINT_ISSUER=issuer,
+               TOKENMINT_LOG__LEVEL="warn", TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
+               TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0")
+
+    def cli(*args):
+        return subprocess.run([BINARY, *args], cwd=folder, env=env, capture_output=True,
+                              text=True, check=True).stdout
+
+    cli("migrate")
+    cli("teams", "create", "acme")
+    scope = ["--scope", "webhooks:sign"] if ROUTE == "webhook" else []
+    key = json.loads(cli("keys", "create", "--team", "acme", "--label", "bench", *scope, "--json"))
+    dump = os.path.join(folder, "callgrind.out")
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}",
+                               BINARY, "serve"], cwd=folder, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_server()
+        request = requester(key, issuer)
+        for _ in range(200):
+            request()
+        subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+        for _ in range(REQUESTS):
+            request()
+        subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
+        time.sleep(1)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    total = None
+    for line in open(dump + ".1"):
+        if line.startswith(("summary:", "totals:")):
+            total = int(line.split()[1])
+            break
+    print(f"{ROUTE}: {total / REQUESTS:,.0f} instructions a request "
+          f"({REQUESTS} requests; dump in {dump}.1)")
+
+
+def wait_for_server():
+    for _ in range(300):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("the server did not start under valgrind")
+
+
+def requester(key, issuer):
+    """One keep-alive connection and a function that sends one request of ROUTE on it."""
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    quote = lambda s: urllib.parse.quote_plus(s, safe="")
+    basic = "Basic " + base64.b64encode(
+        f"{quote(key['client_id'])}:{quote(key['client_secret'])}".encode()).decode()
+
+    def post(path, body, headers):
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        text = response.read()
+        if response.status != 200:
+            sys.exit(f"{path} answered {response.status}: {text!r}")
+        return text
+
+    def token(form="grant_type=client_credentials"):
+        text = post("/api/oauth/token", form,
+                    {"Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"})
+        return json.loads(text)["access_token"]
+
+    if ROUTE == "token":
+        return token
+    bearer = "Bearer " + token(f"grant_type=client_credentials&resource={quote(issuer)}")
+    payload = json.dumps({"type": "monitor.down", "data": {"id": "mon_1", "note": "x" * 960}})
+    body = json.dumps({"payload": payload})
+    headers = {"Authorization": bearer, "Content-Type": "application/json"}
+    return lambda: post("/api/teams/acme/webhooks/sign", body, headers)
+
+
+if __name__ == "__main__":
+    main()
