@@ -164,12 +164,7 @@ impl TokenIssuer {
         let read = self.confirm(read).await?;
         // The key's own rate, from the confirmed read: a request that queued for a hash while
         // the key's limits changed is held to the new ones.
-        self.limits
-            .check_client(
-                &read.key.client_id,
-                read.key.limits.token_requests_per_second,
-            )
-            .map_err(OAuthError::rate_limited)?;
+        self.check_rate(&read.key)?;
         self.sign_while_fresh(read, &audience, &scope).await
     }
 
@@ -197,18 +192,22 @@ impl TokenIssuer {
                 Err(stale) if attempts >= SIGNING_ATTEMPTS => return Err(stale),
                 Err(_) => {
                     attempts += 1;
-                    let rate = read.key.limits.token_requests_per_second;
+                    let limits = read.key.limits;
                     read = self.confirm(read).await?;
                     // Limits changed meanwhile: held to the new rate, as after a hash's wait.
-                    let new_rate = read.key.limits.token_requests_per_second;
-                    if new_rate != rate {
-                        self.limits
-                            .check_client(&read.key.client_id, new_rate)
-                            .map_err(OAuthError::rate_limited)?;
+                    if read.key.limits != limits {
+                        self.check_rate(&read.key)?;
                     }
                 }
             }
         }
+    }
+
+    /// One token request against `key`'s rate: its own, else the issuer's.
+    fn check_rate(&self, key: &StoredCredential) -> Result<(), OAuthError> {
+        self.limits
+            .check_client(&key.client_id, key.limits.token_requests_per_second)
+            .map_err(OAuthError::rate_limited)
     }
 
     /// The audiences asked for, each one served here; the default when none is named. The flag

@@ -236,13 +236,13 @@ impl TokenIssuer {
         }
     }
 
-    /// The credential as it stands now: `read` while it is fresh, else a new read that must
-    /// find the same key with the same secret hash. The caller signs with no await after this.
+    /// The credential as it stands now: `read` while it is as young as a lease may be
+    /// ([`LEASE_REUSE`], half the freshness), else a new read that must find the same key with
+    /// the same secret hash. The caller signs with no await after this.
     ///
-    /// A read is used as it is only while it is as young as a lease may be ([`LEASE_REUSE`],
-    /// half the freshness), so the signature has the other half before the read goes stale:
-    /// a read taken nearly stale would pass here and then fail [`ReadCredential::still_fresh`]
-    /// a moment later, refusing a request the issuer could have served.
+    /// The other half of the freshness is the signature's: a read taken nearly stale would pass
+    /// here and then fail [`ReadCredential::still_fresh`] a moment later, refusing a request
+    /// the issuer could have served.
     pub(super) async fn confirm(&self, read: ReadCredential) -> Result<ReadCredential, OAuthError> {
         if read.read_at.elapsed() < LEASE_REUSE {
             // A roll's overlap may have ended while the request waited: the previous secret

@@ -197,38 +197,38 @@ async fn a_previous_secret_whose_overlap_ends_while_its_request_waits_gets_no_to
     issue(&setup, &params(&setup, None)).await.unwrap();
 }
 
+/// A new read of the setup's key, its secret checked (from the leases cleared, so the read is
+/// the store's), as a request has it before its confirmation.
+async fn new_read(setup: &Setup) -> ReadCredential {
+    setup.issuer.leases.clear();
+    let client_id = ClientId::parse(&setup.client_id).unwrap();
+    setup
+        .issuer
+        .authenticate(Some(&client_id), &setup.secret, Ipv4Addr::LOCALHOST.into())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_read_past_its_lease_is_read_again_before_the_signature_so_the_signature_keeps_its_headroom()
  {
     let created = crate::store::now();
     let setup = setup(created, &[created]).await;
     let issuer = &setup.issuer;
-    let client_id = ClientId::parse(&setup.client_id).unwrap();
-    let ip = Ipv4Addr::LOCALHOST.into();
     let rereads = || issuer.metrics.credential_rereads.get();
 
     // The secret hashed once, so the reads below are not held up by a hash.
-    issuer
-        .authenticate(Some(&client_id), &setup.secret, ip)
-        .await
-        .unwrap();
+    new_read(&setup).await;
     // A read as young as a lease is signed from as it is.
-    issuer.leases.clear();
-    let read = issuer
-        .authenticate(Some(&client_id), &setup.secret, ip)
-        .await
-        .unwrap();
+    let read = new_read(&setup).await;
     let before = rereads();
     issuer.confirm(read).await.unwrap();
     assert_eq!(rereads(), before, "a young read is not read again");
 
     // A read still fresh but past its lease (its request waited for a hash) is read again:
     // signed from as it was, it could go stale during the signature and cost a 503.
-    issuer.leases.clear();
-    let read = issuer
-        .authenticate(Some(&client_id), &setup.secret, ip)
+    let read = new_read(&setup)
         .await
-        .unwrap()
         .aged(CREDENTIAL_FRESHNESS / 2 + Duration::from_millis(30));
     let confirmed = issuer.confirm(read).await.unwrap();
     assert_eq!(rereads(), before + 1, "the aged read was read again");
@@ -246,17 +246,8 @@ async fn a_read_that_goes_stale_during_the_signature_is_read_and_signed_again_un
     let created = crate::store::now();
     let setup = setup(created, &[created]).await;
     let issuer = &setup.issuer;
-    let client_id = ClientId::parse(&setup.client_id).unwrap();
-    let ip = Ipv4Addr::LOCALHOST.into();
     let audience = Audience::One(&issuer.default_audience);
-    let stale = || async {
-        issuer.leases.clear();
-        issuer
-            .authenticate(Some(&client_id), &setup.secret, ip)
-            .await
-            .unwrap()
-            .aged(CREDENTIAL_FRESHNESS)
-    };
+    let stale = || async { new_read(&setup).await.aged(CREDENTIAL_FRESHNESS) };
 
     // The thread held up past the read's freshness while it signed: the token is signed
     // again from a new read, and the request is served.
@@ -291,14 +282,7 @@ async fn a_rate_set_while_a_signature_was_retried_holds_the_retry_to_it() {
     let created = crate::store::now();
     let setup = setup(created, &[created]).await;
     let issuer = &setup.issuer;
-    let client_id = ClientId::parse(&setup.client_id).unwrap();
-    let ip = Ipv4Addr::LOCALHOST.into();
-    issuer.leases.clear();
-    let stale = issuer
-        .authenticate(Some(&client_id), &setup.secret, ip)
-        .await
-        .unwrap()
-        .aged(CREDENTIAL_FRESHNESS);
+    let stale = new_read(&setup).await.aged(CREDENTIAL_FRESHNESS);
     manage::update_api_key(
         issuer.store.as_ref(),
         &Actor::Cli,
