@@ -11,11 +11,11 @@ prints the instructions a request. `token`: the warm token endpoint; `webhook`: 
 worker's signing request with a 1 KiB payload. Needs valgrind (apt). The dump stays in the
 printed folder for `callgrind_annotate`.
 """
-import base64
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,11 +23,21 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench import basic, wait_http
+
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = sys.argv[1] if len(sys.argv) > 1 else "token"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 BINARY = sys.argv[3] if len(sys.argv) > 3 else str(ROOT / "target" / "release" / "tokenmint")
-PORT = 18090
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PORT = free_port()
 
 
 def main():
@@ -52,7 +62,8 @@ def main():
                                BINARY, "serve"], cwd=folder, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_server()
+        # Slower to start under valgrind than alone.
+        wait_http(f"{issuer}/healthz", seconds=120)
         request = requester(key, issuer)
         for _ in range(200):
             request()
@@ -73,24 +84,11 @@ def main():
           f"({REQUESTS} requests; dump in {dump}.1)")
 
 
-def wait_for_server():
-    for _ in range(300):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("the server did not start under valgrind")
-
-
 def requester(key, issuer):
     """One keep-alive connection and a function that sends one request of ROUTE on it."""
     connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
     quote = lambda s: urllib.parse.quote_plus(s, safe="")
-    basic = "Basic " + base64.b64encode(
-        f"{quote(key['client_id'])}:{quote(key['client_secret'])}".encode()).decode()
+    authorization = basic(key["client_id"], key["client_secret"])
 
     def post(path, body, headers):
         connection.request("POST", path, body, headers)
@@ -102,7 +100,7 @@ def requester(key, issuer):
 
     def token(form="grant_type=client_credentials"):
         text = post("/api/oauth/token", form,
-                    {"Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"})
+                    {"Authorization": authorization, "Content-Type": "application/x-www-form-urlencoded"})
         return json.loads(text)["access_token"]
 
     if ROUTE == "token":
