@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -150,6 +151,13 @@ def measured(name, pid, **kwargs):
     return {"name": name, "rps": median("requests_per_sec"), "p50": median("latency_p50_ms"),
             "p99": median("latency_p99_ms"), "non_200": sum(r["non_200"] for r in runs),
             "rss": max(r["rss_mib"] for r in runs), "cpu_us": median("cpu_us"), "runs": runs}
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_http(url, seconds=30):

@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,13 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench import basic, wait_http
+from bench import basic, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = sys.argv[1] if len(sys.argv) > 1 else "token"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-BINARY = sys.argv[3] if len(sys.argv) > 3 else str(ROOT / "target" / "release" / "tokenmint")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# Absolute: the server runs in a folder of its own.
+BINARY = str(Path(sys.argv[3] if len(sys.argv) > 3 else ROOT / "target" / "release" / "tokenmint").resolve())
 
 
 PORT = free_port()

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Two (or more) builds of tokenmint, alternated on the warm token endpoint: server CPU a token
+and tokens/s, round after round, then the median of each.
+
+usage: python3 benches/ab.py BINARY BINARY [...] [--rounds N] [--seconds S]
+
+On a shared machine the CPU time of one build moves ±8–15% between runs; alternating the builds
+in one session, each round running every build once, spreads that drift over all of them, so
+the medians compare. A change smaller than the spread printed beside them is not shown by this
+machine; count instructions instead (benches/instructions.py). Each run: a fresh folder on
+SQLite, `wrk -t1 -c32` for 2 s of warm-up, then S seconds (default 5) measured from the server's
+/proc CPU time ÷ the tokens answered. Needs wrk (apt).
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from bench import basic, cpu_seconds, free_port, wait_http
+
+
+def run_once(binary, seconds):
+    """One server of `binary`, warmed up, then measured: (CPU µs a token, tokens/s)."""
+    folder = tempfile.mkdtemp(prefix="tokenmint-ab-")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{port}", TOKENMINT_ISSUER=base,
+               TOKENMINT_LOG__LEVEL="warn", TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
+               TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0",
+               TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS="0")
+
+    def cli(*args):
+        return subprocess.run([binary, *args], cwd=folder, env=env, capture_output=True,
+                              text=True, check=True).stdout
+
+    cli("migrate")
+    cli("teams", "create", "acme")
+    key = json.loads(cli("keys", "create", "--team", "acme", "--label", "ab", "--json"))
+    script = Path(folder) / "token.lua"
+    script.write_text('wrk.method = "POST"\n'
+                      'wrk.body = "grant_type=client_credentials"\n'
+                      'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                      f'wrk.headers["Authorization"] = "{basic(key["client_id"], key["client_secret"])}"\n')
+    server = subprocess.Popen([binary, "serve"], cwd=folder, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(base + "/readyz")
+        wrk = ["wrk", "-t1", "-c32", "-s", str(script), base + "/api/oauth/token"]
+        subprocess.run(wrk[:1] + ["-d2"] + wrk[1:], capture_output=True, check=True)
+        before = cpu_seconds(server.pid)
+        out = subprocess.run(wrk[:1] + [f"-d{seconds}"] + wrk[1:], capture_output=True,
+                             text=True, check=True).stdout
+        spent = cpu_seconds(server.pid) - before
+    finally:
+        server.terminate()
+        server.wait()
+    if "Non-2xx" in out:
+        raise SystemExit(f"{binary}: some answers were not 200:\n{out}")
+    tokens = int(re.search(r"(\d+) requests in", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return 1e6 * spent / tokens, rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("binaries", nargs="+")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    # Absolute: each server runs in its own folder.
+    results = {str(Path(b).resolve()): [] for b in args.binaries}
+    for round_ in range(1, args.rounds + 1):
+        for binary in results:
+            cpu, rate = run_once(binary, args.seconds)
+            results[binary].append((cpu, rate))
+            print(f"round {round_}: {binary}: {cpu:.1f} µs a token, {rate:,.0f} tokens/s", flush=True)
+    print()
+    for binary, runs in results.items():
+        cpus = [cpu for cpu, _ in runs]
+        print(f"{binary}: median {statistics.median(cpus):.1f} µs a token "
+              f"(runs {min(cpus):.1f}–{max(cpus):.1f}), "
+              f"{statistics.median(rate for _, rate in runs):,.0f} tokens/s")
+
+
+if __name__ == "__main__":
+    main()
