@@ -13,29 +13,22 @@ SQLite, `wrk -t1 -c32` for 2 s of warm-up, then S seconds (default 5) measured f
 """
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 
-from bench import basic, cpu_seconds, free_port, wait_http
+from bench import basic, cpu_seconds, free_port, run_cli, server_env, wait_http
 
 
 def run_once(binary, seconds):
     """One server of `binary`, warmed up, then measured: (CPU µs a token, tokens/s)."""
     folder = tempfile.mkdtemp(prefix="tokenmint-ab-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{port}", TOKENMINT_ISSUER=base,
-               TOKENMINT_LOG__LEVEL="warn", TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
-               TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0",
-               TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS="0")
+    base, env = server_env(free_port())
 
     def cli(*args):
-        return subprocess.run([binary, *args], cwd=folder, env=env, capture_output=True,
-                              text=True, check=True).stdout
+        return run_cli(binary, folder, env, *args)
 
     cli("migrate")
     cli("teams", "create", "acme")

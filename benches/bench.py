@@ -171,22 +171,34 @@ def wait_http(url, seconds=30):
     raise SystemExit(f"no answer from {url}")
 
 
+def server_env(port):
+    """The base URL and the environment of a benchmarked server on `port`. One client at tens of
+    thousands of requests/s: the per-client limit is raised (its check stays on the measured
+    path), and the per-address failure limit and connection cap are off (all the load comes
+    from one loopback address), so the flood measures the worst case, an attacker spread over
+    many addresses."""
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{port}", TOKENMINT_ISSUER=base,
+               TOKENMINT_LOG__LEVEL="warn",
+               TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
+               TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0",
+               TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS="0")
+    env.pop("RUST_LOG", None)
+    return base, env
+
+
+def run_cli(binary, folder, env, *args):
+    """A tokenmint command in `folder`; its standard output."""
+    return subprocess.run([str(binary), *args], cwd=folder, env=env, capture_output=True,
+                          text=True, check=True).stdout
+
+
 class Tokenmint:
     """A release tokenmint server in a fresh folder, on SQLite or a fresh PostgreSQL schema."""
 
     def __init__(self, port, database_url=None):
         self.dir = tempfile.mkdtemp(prefix="tokenmint-bench-")
-        self.base = f"http://127.0.0.1:{port}"
-        # One client at tens of thousands of requests/s: the per-client limit is raised (its check
-        # stays on the measured path), and the per-address failure limit and connection cap are
-        # off (all the load comes from one loopback address), so the flood measures the worst
-        # case, an attacker spread over many addresses.
-        self.env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{port}", TOKENMINT_ISSUER=self.base,
-                        TOKENMINT_LOG__LEVEL="warn",
-                        TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
-                        TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0",
-                        TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS="0")
-        self.env.pop("RUST_LOG", None)
+        self.base, self.env = server_env(port)
         if database_url:
             self.env["TOKENMINT_DATABASE_URL"] = database_url
         self.process = subprocess.Popen([str(BIN), "serve"], cwd=self.dir, env=self.env,
@@ -195,7 +207,7 @@ class Tokenmint:
         self.cli("teams", "create", "bench")
 
     def cli(self, *args):
-        return subprocess.run([str(BIN), *args], cwd=self.dir, env=self.env, capture_output=True, text=True, check=True).stdout
+        return run_cli(BIN, self.dir, self.env, *args)
 
     def create_key(self):
         key = json.loads(self.cli("keys", "create", "--team", "bench", "--label", "bench", "--json"))

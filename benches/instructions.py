@@ -22,7 +22,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from bench import basic, free_port, wait_http
+from bench import basic, free_port, run_cli, server_env, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = sys.argv[1] if len(sys.argv) > 1 else "token"
@@ -38,14 +38,10 @@ def main():
     if ROUTE not in ("token", "webhook"):
         sys.exit(f"route must be token or webhook, not {ROUTE}")
     folder = tempfile.mkdtemp(prefix="tokenmint-instructions-")
-    issuer = f"http://127.0.0.1:{PORT}"
-    env = dict(os.environ, TOKENMINT_BIND=f"127.0.0.1:{PORT}", TOKENMINT_ISSUER=issuer,
-               TOKENMINT_LOG__LEVEL="warn", TOKENMINT_RATE_LIMIT__TOKEN_REQUESTS_PER_SECOND="1000000",
-               TOKENMINT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE="0")
+    issuer, env = server_env(PORT)
 
     def cli(*args):
-        return subprocess.run([BINARY, *args], cwd=folder, env=env, capture_output=True,
-                              text=True, check=True).stdout
+        return run_cli(BINARY, folder, env, *args)
 
     cli("migrate")
     cli("teams", "create", "acme")
