@@ -265,23 +265,39 @@ mod tests {
     use super::*;
 
     fn app() -> HttpService {
-        let routes = Router::new().route("/now", get(|| async { "ok" })).route(
-            "/slow/{seconds}",
-            get(
-                |axum::extract::Path(seconds): axum::extract::Path<u64>| async move {
-                    tokio::time::sleep(Duration::from_secs(seconds)).await;
-                    "late"
-                },
-            ),
-        );
+        let routes = Router::new()
+            .route("/now", get(|| async { "ok" }))
+            .route(
+                "/slow/{seconds}",
+                get(
+                    |axum::extract::Path(seconds): axum::extract::Path<u64>| async move {
+                        tokio::time::sleep(Duration::from_secs(seconds)).await;
+                        "late"
+                    },
+                ),
+            )
+            .route(
+                "/echo",
+                axum::routing::post(|body: Bytes| async move { body }),
+            );
         serve_stack(routes, Arc::new(Metrics::new()))
     }
 
     async fn get_status(app: &HttpService, path: &str) -> (axum::http::StatusCode, Value) {
+        send(app, "GET", path, Body::empty()).await
+    }
+
+    async fn send(
+        app: &HttpService,
+        method: &str,
+        path: &str,
+        body: Body,
+    ) -> (axum::http::StatusCode, Value) {
         let request = Request::builder()
+            .method(method)
             .uri(path)
             .header("host", "issuer.test")
-            .body(Body::empty())
+            .body(body)
             .unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -319,5 +335,22 @@ mod tests {
             REQUEST_TIMEOUT,
             "answered when the limit ran out, not when the handler would have"
         );
+    }
+
+    /// A slow peer: a body that sends one byte a minute never holds its request past the
+    /// timeout.
+    #[tokio::test(start_paused = true)]
+    async fn a_body_trickled_in_is_cut_off_at_the_timeout() {
+        let app = app();
+        let trickle = futures::stream::unfold(0_u8, |sent| async move {
+            if sent > 0 {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), sent + 1))
+        });
+        let started = tokio::time::Instant::now();
+        let (status, body) = send(&app, "POST", "/echo", Body::from_stream(trickle)).await;
+        assert_eq!(status, axum::http::StatusCode::REQUEST_TIMEOUT, "{body}");
+        assert_eq!(started.elapsed(), REQUEST_TIMEOUT);
     }
 }
