@@ -1,8 +1,8 @@
 //! The SQLite database holds every API key's secret hash and the sealed signing keys, so only
 //! tokenmint's user may read it: its folder is 0700 and its files (the database, `-wal`, `-shm`,
-//! `-journal`, and `-lock`, which a process holds while it migrates) 0600. Made so on first
-//! start, and restored on every open, for files that an older version, a copy or a restore
-//! left readable. Unix only.
+//! `-journal`, and `-lock`, which a process holds while it opens and migrates the database)
+//! 0600. Made so on first start, and restored on every open, for files that an older version, a
+//! copy or a restore left readable. Unix only.
 //!
 //! SQLite gives `-wal` and `-shm` the database file's mode, so the database file is made 0600
 //! before SQLite opens it (created so, or tightened); they are checked after every open all the
@@ -101,10 +101,10 @@ fn database_files(db: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The suffix of the file a process locks while it migrates the database.
+/// The suffix of the file a process locks while it opens and migrates the database.
 const LOCK_SUFFIX: &str = "-lock";
 
-/// The file a process locks while it migrates `db` (`tokenmint.db-lock`).
+/// The file a process locks while it opens and migrates `db` (`tokenmint.db-lock`).
 pub(super) fn lock_file(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(LOCK_SUFFIX);

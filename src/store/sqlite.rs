@@ -66,28 +66,36 @@ impl SqliteStore {
             ));
         }
         super::file_modes::prepare(&path)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::Open(format!("{}: {e}", config.url)))?;
-        {
+        let pool = {
+            // Held from the first connection, not only around the migrations: that connection
+            // switches a new database into WAL mode, which takes an exclusive lock that SQLite's
+            // busy timeout does not wait for, so two processes opening a new database at once
+            // would fail one of them with "database is locked".
             let _lock = MigrationLock::take(&path, config.acquire_timeout).await?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options)
+                .await
+                .map_err(|e| StoreError::Open(format!("{}: {e}", config.url)))?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        }
+            pool
+        };
         super::file_modes::restrict(&path)?;
         Ok(Self::new(pool, CredentialReader { path }))
     }
 }
 
-/// Holds the database's `-lock` file locked (`flock`, exclusive) while this process migrates.
+/// Holds the database's `-lock` file locked (`flock`, exclusive) while this process sets the
+/// database up: its first connection (which puts a new database in WAL mode) and migrations.
 ///
 /// PostgreSQL migrations are serialized by an advisory lock; SQLite has none, so two processes
 /// opening a new database at once (`serve` starting while `keys create` runs) would both apply
-/// the same migration and one would fail ("duplicate column"). The lock is a file of its own,
-/// not the database: SQLite's POSIX locks on the database file would be dropped when any other
-/// descriptor of that file closed. It is released when dropped (the descriptor closes).
+/// the same migration and one would fail ("duplicate column"), or both switch it to WAL and one
+/// would fail ("database is locked", a lock the busy timeout does not wait for). The lock is a
+/// file of its own, not the database: SQLite's POSIX locks on the database file would be
+/// dropped when any other descriptor of that file closed. It is released when dropped (the
+/// descriptor closes).
 struct MigrationLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
 
 impl MigrationLock {
@@ -123,7 +131,7 @@ impl MigrationLock {
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(StoreError::Open(format!(
-                        "another tokenmint process has been migrating {} for longer than {} ms \
+                        "another tokenmint process has been setting up {} for longer than {} ms \
                          (database.acquire_timeout); try again when it is done",
                         db.display(),
                         patience.as_millis()
