@@ -12,8 +12,9 @@ worker's signing request with a 1 KiB payload. Needs valgrind (apt). The dump st
 printed folder for `callgrind_annotate`.
 
 --dhat: counts heap blocks instead, with valgrind's DHAT: the server stops after REQUESTS and
-prints the blocks a request, warm-up included, at the sites every request reaches (sites with
-fewer blocks than 90% of the requests, such as start-up's, are left out). The dump opens in DHAT's viewer.
+prints the blocks a request, warm-up included, at the call sites that allocated at least 0.9
+blocks a request: an estimate that leaves out what only some requests allocate (and the
+start-up, as a rule). The dump opens in DHAT's viewer.
 """
 import http.client
 import json

@@ -130,7 +130,8 @@ async fn answer(
             // 600 bytes.
             let room = token.access_token.len() + token.scope.len() + RESPONSE_ROOM;
             let mut json = Vec::with_capacity(room);
-            if serde_json::to_writer(&mut json, &body).is_err() {
+            if let Err(error) = serde_json::to_writer(&mut json, &body) {
+                tracing::error!(%error, "the token response could not be written");
                 return ("server_error", oauth_error(&OAuthError::ServerError));
             }
             let mut response = (

@@ -99,16 +99,16 @@ impl SqliteStore {
 struct MigrationLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
 
 impl MigrationLock {
-    /// Waits at most `patience` for another process's migration to finish. The lock file sits
+    /// Waits at most `patience` for another process's setup to finish. The lock file sits
     /// beside the database's real file (symbolic links followed), so every path to one database
     /// takes the same lock. Where no lock can be had at all (a read-only folder with no lock
-    /// file yet, a file system without `flock`), the migration goes ahead without one, as it
-    /// did before the lock existed, with a warning.
+    /// file yet, a file system without `flock`), the setup goes ahead without one, as it did
+    /// before the lock existed, with a warning.
     async fn take(db: &Path, patience: Duration) -> Result<Option<Self>, StoreError> {
         let real = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
         let path = super::file_modes::lock_file(&real);
         let without_lock = |why: &dyn std::fmt::Display| {
-            tracing::warn!(lock = %path.display(), "migrating without the migration lock: {why}");
+            tracing::warn!(lock = %path.display(), "setting up without the lock: {why}");
             Ok(None)
         };
         // A lock file made by another user (root) can still be locked through a read-only
@@ -131,8 +131,9 @@ impl MigrationLock {
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(StoreError::Open(format!(
-                        "another tokenmint process has been setting up {} for longer than {} ms \
-                         (database.acquire_timeout); try again when it is done",
+                        "another tokenmint process has held the setup lock of {} for longer than \
+                         {} ms (database.acquire_timeout): it is still setting the database up, \
+                         or waiting for it; try again when it is done",
                         db.display(),
                         patience.as_millis()
                     )));

@@ -241,12 +241,55 @@ backend_tests!(
     management_requests_log_no_secret_or_token
 );
 
+/// The setup lock covers a new database's first connection, not only its migrations: while
+/// another process holds `tokenmint.db-lock`, a command leaves the new database untouched (no
+/// switch to WAL mode, which two processes cannot make at once), and it goes on once the lock
+/// is released. Deterministic, where the race below is caught only some of the time.
+#[tokio::test]
+async fn a_new_database_is_left_untouched_while_another_process_sets_it_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let lock = std::fs::File::create(data.join("tokenmint.db-lock")).unwrap();
+    lock.lock().unwrap();
+    let waiting = {
+        let dir = dir.path().to_path_buf();
+        tokio::spawn(async move {
+            let env = [("TOKENMINT_DATABASE__ACQUIRE_TIMEOUT", "30s")];
+            run(&dir, &["teams", "create", "acme"], &env).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let db = data.join("tokenmint.db");
+    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        size, 0,
+        "the database was written while another process held the lock"
+    );
+    assert!(
+        !data.join("tokenmint.db-wal").exists(),
+        "the database was switched to WAL while another process held the lock"
+    );
+    assert!(
+        !waiting.is_finished(),
+        "the command did not wait for the lock"
+    );
+    lock.unlock().unwrap();
+    let (ok, _, stderr) = waiting.await.unwrap();
+    assert!(
+        ok,
+        "the command failed once the lock was released: {stderr}"
+    );
+    assert!(std::fs::metadata(&db).unwrap().len() > 0);
+}
+
 /// Several commands on a new database at once (`serve` starting while a script creates teams)
 /// each set it up (WAL mode, migrations); they take turns, so none fails half way ("duplicate
 /// column", or "database is locked" from two switches to WAL at once).
 #[tokio::test]
 async fn commands_started_together_on_a_new_database_all_succeed() {
-    // The race is narrow: before the fix, one round in twenty failed on a busy machine.
+    // The race is narrow: before the setup lock covered the first connection, about one round
+    // in twenty failed on a busy machine (the test above checks the lock itself every time).
     for _attempt in 0..20 {
         let dir = tempfile::tempdir().unwrap();
         let runs = (0..6).map(|i| {
