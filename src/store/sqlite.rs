@@ -71,7 +71,7 @@ impl SqliteStore {
             // switches a new database into WAL mode, which takes an exclusive lock that SQLite's
             // busy timeout does not wait for, so two processes opening a new database at once
             // would fail one of them with "database is locked".
-            let _lock = MigrationLock::take(&path, config.acquire_timeout).await?;
+            let _lock = SetupLock::take(&path, config.acquire_timeout).await?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
@@ -96,9 +96,9 @@ impl SqliteStore {
 /// file of its own, not the database: SQLite's POSIX locks on the database file would be
 /// dropped when any other descriptor of that file closed. It is released when dropped (the
 /// descriptor closes).
-struct MigrationLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
+struct SetupLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
 
-impl MigrationLock {
+impl SetupLock {
     /// Waits at most `patience` for another process's setup to finish. The lock file sits
     /// beside the database's real file (symbolic links followed), so every path to one database
     /// takes the same lock. Where no lock can be had at all (a read-only folder with no lock
@@ -352,13 +352,13 @@ mod tests {
         std::fs::write(&db, b"").unwrap();
         let link = dir.path().join("link.db");
         std::os::unix::fs::symlink(&db, &link).unwrap();
-        let held = MigrationLock::take(&db, Duration::from_millis(100))
+        let held = SetupLock::take(&db, Duration::from_millis(100))
             .await
             .unwrap()
             .expect("the lock is taken");
         for path in [&db, &link] {
             let Err(StoreError::Open(message)) =
-                MigrationLock::take(path, Duration::from_millis(100)).await
+                SetupLock::take(path, Duration::from_millis(100)).await
             else {
                 panic!("{}: a held lock is refused", path.display());
             };
@@ -366,7 +366,7 @@ mod tests {
         }
         drop(held);
         assert!(
-            MigrationLock::take(&link, Duration::from_millis(100))
+            SetupLock::take(&link, Duration::from_millis(100))
                 .await
                 .unwrap()
                 .is_some(),
