@@ -247,11 +247,8 @@ backend_tests!(
 /// is released. Deterministic, where the race below is caught only some of the time.
 #[tokio::test]
 async fn a_new_database_is_left_untouched_while_another_process_sets_it_up() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, lock) = held_setup_lock();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    let lock = std::fs::File::create(data.join("tokenmint.db-lock")).unwrap();
-    lock.lock().unwrap();
     let waiting = {
         let dir = dir.path().to_path_buf();
         tokio::spawn(async move {
@@ -281,6 +278,39 @@ async fn a_new_database_is_left_untouched_while_another_process_sets_it_up() {
         "the command failed once the lock was released: {stderr}"
     );
     assert!(std::fs::metadata(&db).unwrap().len() > 0);
+}
+
+/// A process stuck while it sets the database up (holding its lock) costs another command its
+/// patience, not a hang: it gives up after `database.acquire_timeout` with an error naming the
+/// lock and the setting, and the new database stays untouched.
+#[tokio::test]
+async fn a_setup_lock_held_too_long_is_a_clear_error_not_a_hang() {
+    let (dir, _lock) = held_setup_lock();
+    let started = std::time::Instant::now();
+    let env = [("TOKENMINT_DATABASE__ACQUIRE_TIMEOUT", "1s")];
+    let (ok, _, stderr) = run(dir.path(), &["teams", "create", "acme"], &env).await;
+    assert!(!ok, "the command went on without the lock");
+    assert!(
+        stderr.contains("setup lock") && stderr.contains("database.acquire_timeout"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the command waited far past its patience"
+    );
+    let db = dir.path().join("data/tokenmint.db");
+    assert_eq!(std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0), 0);
+}
+
+/// A new folder whose `data/tokenmint.db-lock` this test holds, as a process setting the
+/// database up would.
+fn held_setup_lock() -> (tempfile::TempDir, std::fs::File) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let lock = std::fs::File::create(data.join("tokenmint.db-lock")).unwrap();
+    lock.lock().unwrap();
+    (dir, lock)
 }
 
 /// Several commands on a new database at once (`serve` starting while a script creates teams)

@@ -75,6 +75,11 @@ async fn client_secret_post_gets_a_verifiable_token(app: TestApp) {
         "RFC 6749 §5.1"
     );
     assert_eq!(response.headers()["pragma"], "no-cache");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "RFC 6749 §5.1"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 86_400);
