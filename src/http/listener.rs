@@ -9,7 +9,8 @@
 //! - then waits for a slot; while every slot is taken, nothing more is accepted and new
 //!   connections wait in the kernel's backlog (idle keep-alive connections count, which is the
 //!   point of the cap);
-//! - is served with hyper's `header_read_timeout`, and watched by [`super::idle`] for silence.
+//! - is served with hyper's `header_read_timeout` (on a timer of its own, [`super::head_timer`]),
+//!   and watched by [`super::idle`] for silence.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use tower::ServiceExt;
 
 use super::HttpService;
 use super::client_ip::TrustedProxies;
+use super::head_timer::HeadTimer;
 use super::idle::{Activity, IdleLimits, WatchedIo};
 use super::peer::{Admission, PeerCounts, PeerSlot};
 use crate::metrics::Metrics;
@@ -166,7 +168,8 @@ fn refused(metrics: &Metrics, peer: SocketAddr) {
 }
 
 /// hyper's settings: HTTP/1.1 and h2c by prior knowledge, with a timer (without one hyper has
-/// no timeouts at all) and the head limits above.
+/// no timeouts at all) and the head limits above. Each connection replaces the HTTP/1.1 timer
+/// with one of its own ([`HeadTimer`]).
 fn http_builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -191,7 +194,9 @@ async fn connection(
     let activity = Activity::new();
     let io = TokioIo::new(WatchedIo::new(stream, Arc::clone(&activity)));
     let service = service(shared.router.clone(), peer, Arc::clone(&activity));
-    let served = watcher.watch(shared.builder.serve_connection(io, service));
+    let mut builder = shared.builder.clone();
+    builder.http1().timer(HeadTimer::new());
+    let served = watcher.watch(builder.serve_connection(io, service));
     let reason = tokio::select! {
         result = served => match result {
             Err(error) if is_timeout(error.as_ref()) => "header_timeout",

@@ -21,6 +21,7 @@
 pub mod client_ip;
 pub mod console;
 pub mod errors;
+pub mod head_timer;
 pub mod health;
 pub mod host;
 pub mod idle;

@@ -111,6 +111,37 @@ async fn a_kept_alive_connection_waits_no_longer_than_header_read_timeout_for_it
     assert_closed_in_time(after, Duration::from_secs(1), "a kept-alive connection");
 }
 
+/// Each request on a kept-alive connection moves both deadlines: a connection busier than its
+/// timeouts is never cut, however long it lives, and once it falls quiet it is cut a timeout
+/// after its last answer, not after its first (the connection keeps one head timer, moved to
+/// each new deadline, and its watchdog is never woken by a request).
+#[tokio::test]
+async fn a_busy_kept_alive_connection_outlives_its_timeouts_and_is_cut_after_its_last_request() {
+    for (header, idle, what) in [
+        ("1s", "30s", "header_read_timeout"),
+        ("30s", "1s", "idle_timeout"),
+    ] {
+        let (_app, addr) = spawn(&[(HEADER_READ_TIMEOUT, header), (IDLE_TIMEOUT, idle)]).await;
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        let opened = Instant::now();
+        // Three seconds of requests 600 ms apart: three times the 1 s timeout.
+        while opened.elapsed() < Duration::from_secs(3) {
+            let response = get(&mut stream, "/healthz").await;
+            assert_eq!(
+                response.status,
+                200,
+                "{what}: cut {:?} after opening",
+                opened.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
+        assert_eq!(get(&mut stream, "/healthz").await.status, 200);
+        let since = Instant::now();
+        let after = closed_after(&mut stream, since, Duration::from_secs(1) + SLACK).await;
+        assert_closed_in_time(after, Duration::from_secs(1), what);
+    }
+}
+
 #[tokio::test]
 async fn an_h2c_connection_that_sends_only_the_preface_is_cut_after_idle_timeout() {
     let (_app, addr) = spawn(&[(HEADER_READ_TIMEOUT, "10s"), (IDLE_TIMEOUT, "1s")]).await;
