@@ -2,14 +2,16 @@
 """Two (or more) builds of tokenmint, alternated on the warm token endpoint: server CPU a token
 and tokens/s, round after round, then the median of each.
 
-usage: python3 benches/ab.py BINARY BINARY [...] [--rounds N] [--seconds S]
+usage: python3 benches/ab.py BINARY BINARY [...] [--rounds N] [--seconds S] [--threads T]
 
 On a shared machine the CPU time of one build moves ±8–15% between runs; alternating the builds
 in one session, each round running every build once, spreads that drift over all of them, so
 the medians compare. A change smaller than the spread printed beside them is not shown by this
 machine; count instructions instead (benches/instructions.py). Each run: a fresh folder on
-SQLite, `wrk -t1 -c32` for 2 s of warm-up, then S seconds (default 5) measured from the server's
-/proc CPU time ÷ the tokens answered. Needs wrk (apt).
+SQLite, `wrk -tT -c32` for 2 s of warm-up, then S seconds (default 5) measured from the server's
+/proc CPU time ÷ the tokens answered. T is wrk's threads: 1 by default; 2 is what benches/load.sh
+runs, where the load generator's two threads preempt the server's more often, so the server's CPU
+a token is higher and moves more. Needs wrk (apt).
 """
 import argparse
 import json
@@ -22,7 +24,7 @@ from pathlib import Path
 from bench import basic, cpu_seconds, free_port, run_cli, server_env, wait_http
 
 
-def run_once(binary, seconds):
+def run_once(binary, seconds, threads):
     """One server of `binary`, warmed up, then measured: (CPU µs a token, tokens/s)."""
     folder = tempfile.mkdtemp(prefix="tokenmint-ab-")
     base, env = server_env(free_port())
@@ -42,7 +44,7 @@ def run_once(binary, seconds):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(base + "/readyz")
-        wrk = ["wrk", "-t1", "-c32", "-s", str(script), base + "/api/oauth/token"]
+        wrk = ["wrk", f"-t{threads}", "-c32", "-s", str(script), base + "/api/oauth/token"]
         subprocess.run(wrk[:1] + ["-d2"] + wrk[1:], capture_output=True, check=True)
         before = cpu_seconds(server.pid)
         out = subprocess.run(wrk[:1] + [f"-d{seconds}"] + wrk[1:], capture_output=True,
@@ -63,12 +65,13 @@ def main():
     parser.add_argument("binaries", nargs="+")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     # Absolute: each server runs in its own folder.
     results = {str(Path(b).resolve()): [] for b in args.binaries}
     for round_ in range(1, args.rounds + 1):
         for binary in results:
-            cpu, rate = run_once(binary, args.seconds)
+            cpu, rate = run_once(binary, args.seconds, args.threads)
             results[binary].append((cpu, rate))
             print(f"round {round_}: {binary}: {cpu:.1f} µs a token, {rate:,.0f} tokens/s", flush=True)
     print()

@@ -14,9 +14,11 @@ median reported):
   signing ceiling       criterion's sign_token/ES256: tokens/s two cores could sign doing nothing else
 
 and prints one table with tokens/s, p50, p99, non-200 count, server RSS, server CPU per request
-(the server's /proc CPU time over a run ÷ the requests answered) and tokenmint ÷ peer.
-Raw results go to target/bench/<UTC time>.json. The load generator shares the two cores with
-the server, as in the peer's own measurements.
+(the server's /proc CPU time over a run ÷ the requests answered), the load generator's CPU per
+request (its rusage, the same way) and tokenmint ÷ peer. Raw results go to
+target/bench/<UTC time>.json. The load generator shares the two cores with the server, as in the
+peer's own measurements, so a line can go no faster than two cores ÷ (server + generator CPU a
+request): the table prints that bound too.
 
 Env: RUNS (3), DURATION (10), WARMUP (3), CONNECTIONS (32), COLD_KEYS (300), FLOOD_SECONDS (10),
      TOKENMINT_BENCH_DATABASE_URL (else TOKENMINT_TEST_DATABASE_URL, else the local `test`
@@ -27,6 +29,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -69,9 +72,19 @@ def load(url, client_id=None, secret=None, method="POST", duration=DURATION, con
     tool = tool or ("oha" if shutil.which("oha") else "wrk")
     env = dict(os.environ, DURATION=str(duration), CONNECTIONS=str(connections), METHOD=method, TOOL=tool)
     args = [str(LOAD), url] + ([client_id, secret] if client_id else [])
+    before = children_cpu_seconds()
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
     values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("tool="))
-    return {k: number_or_text(v) for k, v in values.items()}
+    values = {k: number_or_text(v) for k, v in values.items()}
+    values["generator_cpu_s"] = children_cpu_seconds() - before
+    return values
+
+
+def children_cpu_seconds():
+    """User and system CPU time of this script's finished children so far (the load generator,
+    once waited for, with the processes it waited for), in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def number_or_text(value):
@@ -82,10 +95,14 @@ def number_or_text(value):
         return value
 
 
-def rss_kib(pid):
-    """RSS of a process and its children, in KiB."""
+def family(pid):
+    """A process and its children (pgrep)."""
+    return [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+
+
+def rss_kib(pids):
+    """RSS of these processes, in KiB."""
     total = 0
-    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
     for p in pids:
         try:
             for line in open(f"/proc/{p}/status"):
@@ -99,9 +116,8 @@ def rss_kib(pid):
 def cpu_seconds(pid):
     """User and system CPU time of a process and its children so far, in seconds (/proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
     total = 0
-    for p in pids:
+    for p in family(pid):
         try:
             # Fields after the command name: state is the first, utime the 12th, stime the 13th.
             fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
@@ -112,15 +128,17 @@ def cpu_seconds(pid):
 
 
 class RssPeak(threading.Thread):
-    """Samples RSS every 100 ms while a run lasts; `peak_mib` after `stop()`."""
+    """Samples RSS every 100 ms while a run lasts; `peak_mib` after `stop()`. The processes are
+    listed once, before the run: a `pgrep` every 100 ms would take CPU from the run and count as
+    the load generator's (both are this script's children)."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.running = pid, 0, True
+        self.pids, self.peak, self.running = family(pid), 0, True
 
     def run(self):
         while self.running:
-            self.peak = max(self.peak, rss_kib(self.pid))
+            self.peak = max(self.peak, rss_kib(self.pids))
             time.sleep(0.1)
 
     def stop(self):
@@ -144,13 +162,16 @@ def measured(name, pid, **kwargs):
         # the load generator counted (its rate × the run's length).
         answered = result["requests_per_sec"] * kwargs.get("duration", DURATION)
         result["cpu_us"] = 1e6 * cpu / answered if answered else 0.0
+        result["generator_cpu_us"] = 1e6 * result["generator_cpu_s"] / answered if answered else 0.0
         runs.append(result)
         log(f"  {name} run {i + 1}: {result['requests_per_sec']:.0f}/s p99 {result['latency_p99_ms']:.2f} ms "
-            f"non-200 {result['non_200']:.0f} rss {result['rss_mib']:.1f} MiB cpu {result['cpu_us']:.1f} µs/req")
+            f"non-200 {result['non_200']:.0f} rss {result['rss_mib']:.1f} MiB cpu {result['cpu_us']:.1f} µs/req "
+            f"(generator {result['generator_cpu_us']:.1f})")
     median = lambda key: statistics.median(r[key] for r in runs)
     return {"name": name, "rps": median("requests_per_sec"), "p50": median("latency_p50_ms"),
             "p99": median("latency_p99_ms"), "non_200": sum(r["non_200"] for r in runs),
-            "rss": max(r["rss_mib"] for r in runs), "cpu_us": median("cpu_us"), "runs": runs}
+            "rss": max(r["rss_mib"] for r in runs), "cpu_us": median("cpu_us"),
+            "generator_cpu_us": median("generator_cpu_us"), "runs": runs}
 
 
 def free_port():
@@ -260,11 +281,14 @@ def cold_path(tm):
 def wrk_json(url, auth, body, duration=DURATION, connections=CONNECTIONS):
     """One wrk run of JSON POSTs (benches/wrk-json.lua); rps, p50, p99, non-200."""
     env = dict(os.environ, LOAD_BODY=body, LOAD_AUTH=auth)
+    before = children_cpu_seconds()
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
                           "-s", str(ROOT / "benches" / "wrk-json.lua"), url],
                          env=env, capture_output=True, text=True, check=True).stdout
     kv = dict(l.strip().split("=", 1) for l in out.splitlines() if "=" in l and " " not in l.strip())
-    return {k: float(v) for k, v in kv.items()}
+    result = {k: float(v) for k, v in kv.items()}
+    result["generator_cpu_s"] = children_cpu_seconds() - before
+    return result
 
 
 def webhook_signing(tm):
@@ -287,12 +311,15 @@ def webhook_signing(tm):
         run = wrk_json(url, "Bearer " + token, body)
         answered = run["rps"] * DURATION
         run["cpu_us"] = 1e6 * (cpu_seconds(tm.process.pid) - cpu_before) / answered if answered else 0.0
+        run["generator_cpu_us"] = 1e6 * run["generator_cpu_s"] / answered if answered else 0.0
         runs.append(run)
     for i, r in enumerate(runs):
-        log(f"  {name} run {i + 1}: {r['rps']:.0f}/s p99 {r['p99_ms']:.2f} ms non-200 {r['non_200']:.0f}")
+        log(f"  {name} run {i + 1}: {r['rps']:.0f}/s p99 {r['p99_ms']:.2f} ms non-200 {r['non_200']:.0f} "
+            f"cpu {r['cpu_us']:.1f} µs/req (generator {r['generator_cpu_us']:.1f})")
     median = lambda k: statistics.median(r[k] for r in runs)
     return [{"name": name, "rps": median("rps"), "p50": median("p50_ms"), "p99": median("p99_ms"),
-             "non_200": sum(r["non_200"] for r in runs), "cpu_us": median("cpu_us"), "runs": runs}]
+             "non_200": sum(r["non_200"] for r in runs), "cpu_us": median("cpu_us"),
+             "generator_cpu_us": median("generator_cpu_us"), "runs": runs}]
 
 
 def flood(tm):
@@ -386,14 +413,21 @@ def table(results):
              "JWKS, tokenmint": peer_jwks, "webhook sign, tokenmint": peer_jwks}
     lines = [f"tokenmint benchmark — {results['date']} — {results['machine']}",
              f"(load generator on the same cores; median of {RUNS} × {DURATION} s, {CONNECTIONS} connections)", "",
-             "| line | req/s | p50 ms | p99 ms | non-200 | RSS MiB | server CPU µs/req | ÷ peer |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| line | req/s | p50 ms | p99 ms | non-200 | RSS MiB | server CPU µs/req | generator CPU µs/req "
+             "| bound req/s | ÷ peer |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    cores = os.cpu_count() or 1
     for r in results["rows"]:
         peer = ratio.get(r["name"])
         rss = f"{r['rss']:.1f}" if "rss" in r else "-"
         cpu = f"{r['cpu_us']:.1f}" if "cpu_us" in r else "-"
+        generator = f"{r['generator_cpu_us']:.1f}" if "generator_cpu_us" in r else "-"
+        # What the machine's cores could answer were they busy with nothing but this server
+        # and its load generator, at the CPU a request each spent in this run.
+        spent = r.get("cpu_us", 0) + r.get("generator_cpu_us", 0)
+        bound = f"{cores * 1e6 / spent:.0f}" if "generator_cpu_us" in r and spent else "-"
         lines.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non_200']:.0f} | {rss} | {cpu} | "
-                     f"{(r['rps'] / peer) if peer else 0:.2f}{'×' if peer else ''} |")
+                     f"{generator} | {bound} | {(r['rps'] / peer) if peer else 0:.2f}{'×' if peer else ''} |")
     if "flood_rps" in rows.get("valid client during 500-conn wrong-secret flood", {}):
         f = rows["valid client during 500-conn wrong-secret flood"]
         lines.append(f"\nflood: {f['flood_rps']:.0f} wrong-secret requests/s answered (non-200: {f['flood_non_200']})")
