@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """tokenmint against the node-oidc-provider peer, in one run, on this machine.
 
-Measures, each with the peer's own load script (../shared/peers/oidc-provider/load.sh: oha,
-CONNECTIONS keep-alive connections, HTTP Basic, RUNS runs of DURATION seconds after a warm-up,
-median reported):
+Measures, each with the peer's own load script (../shared/peers/oidc-provider/load.sh: wrk with
+two threads, or oha with LOAD_TOOL=oha; CONNECTIONS keep-alive connections, HTTP Basic, RUNS
+runs of DURATION seconds after a warm-up, median reported):
 
   warm token endpoint   tokenmint on SQLite, tokenmint on PostgreSQL, the peer (WORKERS=2)
   JWKS GET              tokenmint (SQLite), the peer
@@ -20,7 +20,9 @@ target/bench/<UTC time>.json. The load generator shares the two cores with the s
 peer's own measurements, so a line can go no faster than two cores ÷ (server + generator CPU a
 request): the table prints that bound too.
 
-Env: RUNS (3), DURATION (10), WARMUP (3), CONNECTIONS (32), COLD_KEYS (300), FLOOD_SECONDS (10),
+Env: LOAD_TOOL (wrk, the generator of the figures in docs/book/src/performance.md since the
+     server's CPU was first measured; oha costs more CPU a request, so its ratios are lower),
+     RUNS (3), DURATION (10), WARMUP (3), CONNECTIONS (32), COLD_KEYS (300), FLOOD_SECONDS (10),
      TOKENMINT_BENCH_DATABASE_URL (else TOKENMINT_TEST_DATABASE_URL, else the local `test`
      database), PEER_DIR, SKIP (comma list of: postgres, peer, cold, flood, ceiling, webhooks).
 """
@@ -30,7 +32,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import socket
 import statistics
 import subprocess
@@ -68,8 +69,8 @@ def basic(client_id, secret):
 
 
 def load(url, client_id=None, secret=None, method="POST", duration=DURATION, connections=CONNECTIONS, tool=None):
-    """Runs the peer's load.sh and returns its key=value output (oha when installed, else wrk)."""
-    tool = tool or ("oha" if shutil.which("oha") else "wrk")
+    """Runs the peer's load.sh with LOAD_TOOL (wrk by default) and returns its key=value output."""
+    tool = tool or os.environ.get("LOAD_TOOL", "wrk")
     env = dict(os.environ, DURATION=str(duration), CONNECTIONS=str(connections), METHOD=method, TOOL=tool)
     args = [str(LOAD), url] + ([client_id, secret] if client_id else [])
     before = children_cpu_seconds()
