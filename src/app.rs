@@ -15,7 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::http::{self, AppState, Documents, Management, StateParts, TokenEndpoint};
+use crate::http::{
+    self, AppState, Documents, Management, ManagementParts, StateParts, TokenEndpoint,
+};
 use crate::metrics::Metrics;
 use crate::oauth::grant::TokenIssuer;
 use crate::oauth::usage::UsageRecorder;
@@ -117,7 +119,7 @@ impl App {
                 issuer: Arc::clone(&issuer),
                 proxies: proxies.clone(),
             },
-            management: Management {
+            management: Management::new(ManagementParts {
                 store: Arc::clone(&store),
                 keys: issuer,
                 signing: signing.clone(),
@@ -131,7 +133,7 @@ impl App {
                     config.webhooks.overlap,
                     config.signing.refresh,
                 )),
-            },
+            }),
             documents: Documents {
                 metadata: http::well_known::render_metadata(&config),
                 openapi: http::openapi_document(&config),

@@ -5,10 +5,14 @@
 //! `TokioTimer` every request therefore registers a timer with the runtime and cancels it again,
 //! each under the runtime's one timer lock, which both worker threads and the timer driver share.
 //! A connection waits for one head at a time, so [`HeadTimer`] keeps a single tokio `Sleep` for
-//! the connection and lends it to each of hyper's sleeps in turn: moving a registered timer to a
-//! later deadline is a compare-and-swap in tokio (the timer is filed again when its old deadline
-//! comes), so a keep-alive request takes no lock. Semantics are `TokioTimer`'s: the same
-//! deadlines, the runtime's clock (paused in tests).
+//! the connection and lends it to each of hyper's sleeps in turn. Moving a registered timer to a
+//! later deadline is a compare-and-swap in tokio, so a kept-alive request, whose deadline is
+//! always later than the last, takes no lock; the lock is taken once when the connection first
+//! waits, once each time the timer's old deadline comes (tokio files it again at the new one,
+//! without waking anyone), and when a deadline moves earlier or the timer has fired. A sleep
+//! hyper never polled (the next head was already in) is not registered at all, as with
+//! `TokioTimer`. Semantics are `TokioTimer`'s: the same deadlines, the runtime's clock (paused in
+//! tests).
 //!
 //! Should hyper ever hold two sleeps of one connection at once, the second gets a fresh tokio
 //! `Sleep` of its own, as with `TokioTimer`.
@@ -19,7 +23,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-type Parked = Mutex<Option<Pin<Box<tokio::time::Sleep>>>>;
+/// The connection's tokio timer while no sleep of hyper's holds it, and whether it was ever
+/// polled (registered with the runtime).
+type Parked = Mutex<Option<(Pin<Box<tokio::time::Sleep>>, bool)>>;
 
 /// One connection's timer, for hyper's HTTP/1.1 settings (`http1().timer(...)`).
 #[derive(Debug, Default)]
@@ -40,17 +46,25 @@ impl HeadTimer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let sleep = match parked {
-            Some(mut sleep) => {
+        let (sleep, polled) = match parked {
+            // Registered: move it (a compare-and-swap when the deadline is later).
+            Some((mut sleep, true)) => {
                 if sleep.deadline() != deadline {
                     sleep.as_mut().reset(deadline);
                 }
-                sleep
+                (sleep, true)
             }
-            None => Box::pin(tokio::time::sleep_until(deadline)),
+            // Never registered: `reset` would register it at once; a new sleep in the same box
+            // stays unregistered until polled.
+            Some((mut sleep, false)) => {
+                sleep.set(tokio::time::sleep_until(deadline));
+                (sleep, false)
+            }
+            None => (Box::pin(tokio::time::sleep_until(deadline)), false),
         };
         HeadSleep {
             sleep: Some(sleep),
+            polled,
             home: Arc::clone(&self.parked),
         }
     }
@@ -82,6 +96,8 @@ fn far_future() -> tokio::time::Instant {
 struct HeadSleep {
     /// `Some` until dropped.
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether the tokio timer was ever polled, and so registered with the runtime.
+    polled: bool,
     home: Arc<Parked>,
 }
 
@@ -89,6 +105,7 @@ impl Future for HeadSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.polled = true;
         match self.sleep.as_mut() {
             Some(sleep) => sleep.as_mut().poll(cx),
             None => Poll::Ready(()),
@@ -106,7 +123,7 @@ impl Drop for HeadSleep {
         let mut parked = self.home.lock().unwrap_or_else(PoisonError::into_inner);
         // Another sleep may have parked its own meanwhile; then this one is simply dropped.
         if parked.is_none() {
-            *parked = Some(sleep);
+            *parked = Some((sleep, self.polled));
         }
     }
 }
@@ -152,10 +169,40 @@ mod tests {
         assert!(timer.parked.lock().unwrap().is_none(), "lent out");
         second.await;
         assert_eq!(start.elapsed(), Duration::from_secs(14));
-        // And back to an earlier deadline than the timer last held.
+        // A timer that has fired is taken to a new deadline too.
         let third = timer.sleep_until(in_secs(1));
         third.await;
         assert_eq!(start.elapsed(), Duration::from_secs(15));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_earlier_than_the_timer_last_held_is_kept() {
+        let timer = HeadTimer::new();
+        let start = tokio::time::Instant::now();
+        let mut far = timer.sleep_until(in_secs(20));
+        let waker = futures::task::noop_waker();
+        assert!(
+            far.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        drop(far);
+        timer.sleep_until(in_secs(5)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sleep_never_polled_leaves_the_next_one_unregistered_and_on_time() {
+        let timer = HeadTimer::new();
+        let start = tokio::time::Instant::now();
+        // The next head was already in: hyper drops its sleep without polling it.
+        drop(timer.sleep_until(in_secs(10)));
+        assert!(matches!(*timer.parked.lock().unwrap(), Some((_, false))));
+        let next = timer.sleep_until(in_secs(3));
+        assert!(timer.parked.lock().unwrap().is_none(), "lent out");
+        next.await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert!(matches!(*timer.parked.lock().unwrap(), Some((_, true))));
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,12 +10,12 @@
 //!   or a response read a few bytes a minute, keep no connection alive. A request in progress
 //!   is never cut here: the request timeout bounds it.
 //!
-//! The watchdog costs a request nothing beyond two clock reads and three relaxed atomics: it is
-//! never woken by a request. It sleeps until the earliest moment the connection could be due
-//! and looks again then; since a connection's deadline only ever moves later (a first byte, a
-//! request started or answered), waking at the deadline it last saw can only be early, never
-//! late. (Waking it at the end of every request cost a task wake-up and two timer-wheel
-//! operations, under the runtime's one timer lock, a request.)
+//! The watchdog costs a request two clock reads and four atomic operations, and is never woken
+//! by one. It sleeps until the earliest moment the connection could be due and looks again
+//! then; since a connection's deadline only ever moves later (a first byte, a request started
+//! or answered), waking at the deadline it last saw can only be early, never late. (Waking it at
+//! the end of every request cost a task wake-up and two timer-wheel operations, under the
+//! runtime's one timer lock, a request.)
 
 use std::io;
 use std::pin::Pin;
@@ -113,8 +113,10 @@ impl Activity {
 
     fn snapshot(&self) -> Snapshot {
         Snapshot {
+            // First, and Acquire: an HTTP/2 request may end on another thread, and once its
+            // end is seen here, so is the time it ended (stored before its Release).
+            in_flight: self.in_flight.load(Ordering::Acquire),
             read_any: self.read_any.load(Ordering::Relaxed),
-            in_flight: self.in_flight.load(Ordering::Relaxed),
             last_activity: Duration::from_millis(self.last_ms.load(Ordering::Relaxed)),
         }
     }
@@ -122,7 +124,7 @@ impl Activity {
     /// Marks a request in progress until the guard is dropped.
     pub fn request_started(self: &Arc<Self>) -> RequestInProgress {
         self.touch();
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Release);
         RequestInProgress(Arc::clone(self))
     }
 
@@ -144,7 +146,7 @@ pub struct RequestInProgress(Arc<Activity>);
 impl Drop for RequestInProgress {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -361,6 +363,29 @@ mod tests {
         assert!(
             late >= secs(60) && late < secs(61),
             "cut {late:?} after the last answer, not idle_timeout (60 s)"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_progress_when_the_watchdog_looks_moves_the_cut_past_its_end() {
+        let activity = Activity::new();
+        activity.read_any.store(true, Ordering::Relaxed);
+        let start = Instant::now();
+        let watchdog = tokio::spawn({
+            let activity = Arc::clone(&activity);
+            async move { (activity.expired(LIMITS).await, Instant::now()) }
+        });
+        // In progress from 50 s to 130 s: the watchdog looks at 60 s and at 120 s during it.
+        tokio::time::sleep(secs(50)).await;
+        let request = activity.request_started();
+        tokio::time::sleep(secs(80)).await;
+        drop(request);
+        let (cut, at) = watchdog.await.unwrap();
+        assert_eq!(cut, Cut::Idle);
+        assert_eq!(
+            at - start,
+            secs(190),
+            "idle_timeout after the answer at 130 s"
         );
     }
 

@@ -117,11 +117,11 @@ async fn a_kept_alive_connection_waits_no_longer_than_header_read_timeout_for_it
 /// each new deadline, and its watchdog is never woken by a request).
 #[tokio::test]
 async fn a_busy_kept_alive_connection_outlives_its_timeouts_and_is_cut_after_its_last_request() {
-    for (header, idle, what) in [
-        ("1s", "30s", "header_read_timeout"),
-        ("30s", "1s", "idle_timeout"),
+    for (header, idle, what, reason) in [
+        ("1s", "30s", "header_read_timeout", "header_timeout"),
+        ("30s", "1s", "idle_timeout", "idle"),
     ] {
-        let (_app, addr) = spawn(&[(HEADER_READ_TIMEOUT, header), (IDLE_TIMEOUT, idle)]).await;
+        let (app, addr) = spawn(&[(HEADER_READ_TIMEOUT, header), (IDLE_TIMEOUT, idle)]).await;
         let mut stream = TcpStream::connect(&addr).await.unwrap();
         let opened = Instant::now();
         // Three seconds of requests 600 ms apart: three times the 1 s timeout.
@@ -139,6 +139,7 @@ async fn a_busy_kept_alive_connection_outlives_its_timeouts_and_is_cut_after_its
         let since = Instant::now();
         let after = closed_after(&mut stream, since, Duration::from_secs(1) + SLACK).await;
         assert_closed_in_time(after, Duration::from_secs(1), what);
+        assert!(counted_cut(&app, reason).await, "{what}: cut as `{reason}`");
     }
 }
 
