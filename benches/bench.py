@@ -20,10 +20,15 @@ target/bench/<UTC time>.json. The load generator shares the two cores with the s
 peer's own measurements, so a line can go no faster than two cores ÷ (server + generator CPU a
 request): the table prints that bound too.
 
+PIN=1 gives the server a core of its own instead: every server (tokenmint, the peer) runs on
+core 0 and this script, its load generators and clients on the last core, so neither preempts
+the other; each line's bound is then the smaller of what one core could serve and what the
+generator's core could send. On two cores the server has one core there, not two.
+
 Env: LOAD_TOOL (wrk, the generator of the figures in docs/book/src/performance.md since the
      server's CPU was first measured; oha costs more CPU a request, so its ratios are lower),
      RUNS (3), DURATION (10), WARMUP (3), CONNECTIONS (32), COLD_KEYS (300), FLOOD_SECONDS (10),
-     TOKENMINT_BENCH_DATABASE_URL (else TOKENMINT_TEST_DATABASE_URL, else the local `test`
+     PIN (0 or 1), TOKENMINT_BENCH_DATABASE_URL (else TOKENMINT_TEST_DATABASE_URL, else the local `test`
      database), PEER_DIR, SKIP (comma list of: postgres, peer, cold, flood, ceiling, webhooks).
 """
 import base64
@@ -55,6 +60,12 @@ CONNECTIONS = int(os.environ.get("CONNECTIONS", 32))
 COLD_KEYS = int(os.environ.get("COLD_KEYS", 300))
 FLOOD_SECONDS = int(os.environ.get("FLOOD_SECONDS", 10))
 SKIP = set(filter(None, os.environ.get("SKIP", "").split(",")))
+PIN = os.environ.get("PIN", "0") == "1"
+
+
+def on_server_core(command):
+    """`command`, pinned to core 0 when PIN=1 (the servers' core)."""
+    return ["taskset", "-c", "0"] + command if PIN else command
 PG_URL = os.environ.get("TOKENMINT_BENCH_DATABASE_URL") or os.environ.get(
     "TOKENMINT_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 
@@ -223,7 +234,7 @@ class Tokenmint:
         self.base, self.env = server_env(port)
         if database_url:
             self.env["TOKENMINT_DATABASE_URL"] = database_url
-        self.process = subprocess.Popen([str(BIN), "serve"], cwd=self.dir, env=self.env,
+        self.process = subprocess.Popen(on_server_core([str(BIN), "serve"]), cwd=self.dir, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(Path(self.dir) / "serve.log", "w"))
         wait_http(self.base + "/readyz")
         self.cli("teams", "create", "bench")
@@ -359,7 +370,14 @@ def signing_ceiling():
 
 
 def main():
-    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "rows": []}
+    if PIN:
+        cores = os.cpu_count() or 1
+        if cores < 2:
+            raise SystemExit("PIN=1 needs two cores: one for the server, one for the load generator")
+        # This script and everything it starts run on the last core; servers are moved to core 0.
+        os.sched_setaffinity(0, {cores - 1})
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "rows": [],
+               "pinned": PIN}
     rows = results["rows"]
     log("tokenmint on SQLite")
     tm = Tokenmint(18401)
@@ -387,7 +405,8 @@ def main():
     if "peer" not in SKIP:
         log("peer: node-oidc-provider, WORKERS=2")
         env = dict(os.environ, WORKERS="2", PORT="4100")
-        pid = int(subprocess.run([str(PEER / "run.sh")], env=env, capture_output=True, text=True, check=True).stdout.strip())
+        pid = int(subprocess.run(on_server_core([str(PEER / "run.sh")]), env=env, capture_output=True, text=True,
+                                 check=True).stdout.strip())
         try:
             peer_url = "http://127.0.0.1:4100"
             rows.append(measured("token, peer", pid, url=peer_url + "/token", client_id="peer-client", secret="peer-secret-0123456789"))
@@ -418,7 +437,8 @@ def table(results):
     ratio = {"token, tokenmint SQLite": peer_token, "token, tokenmint PostgreSQL": peer_token,
              "JWKS, tokenmint": peer_jwks, "webhook sign, tokenmint": peer_jwks}
     lines = [f"tokenmint benchmark — {results['date']} — {results['machine']}",
-             f"(load generator on the same cores; median of {RUNS} × {DURATION} s, {CONNECTIONS} connections)", "",
+             ("(server on core 0, load generator on another; " if results.get("pinned") else "(load generator on the same cores; ")
+             + f"median of {RUNS} × {DURATION} s, {CONNECTIONS} connections)", "",
              "| line | req/s | p50 ms | p99 ms | non-200 | RSS MiB | server CPU µs/req | generator CPU µs/req "
              "| bound req/s | ÷ peer |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -429,9 +449,15 @@ def table(results):
         cpu = f"{r['cpu_us']:.1f}" if "cpu_us" in r else "-"
         generator = f"{r['generator_cpu_us']:.1f}" if "generator_cpu_us" in r else "-"
         # What the machine's cores could answer were they busy with nothing but this server
-        # and its load generator, at the CPU a request each spent in this run.
+        # and its load generator, at the CPU a request each spent in this run: shared, all the
+        # cores over both; pinned, the smaller of one core over each.
         spent = r.get("cpu_us", 0) + r.get("generator_cpu_us", 0)
-        bound = f"{cores * 1e6 / spent:.0f}" if "generator_cpu_us" in r and spent else "-"
+        if "generator_cpu_us" not in r or not r.get("cpu_us") or not r["generator_cpu_us"]:
+            bound = "-"
+        elif results.get("pinned"):
+            bound = f"{min(1e6 / r['cpu_us'], 1e6 / r['generator_cpu_us']):.0f}"
+        else:
+            bound = f"{cores * 1e6 / spent:.0f}"
         lines.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non_200']:.0f} | {rss} | {cpu} | "
                      f"{generator} | {bound} | {(r['rps'] / peer) if peer else 0:.2f}{'×' if peer else ''} |")
     if "flood_rps" in rows.get("valid client during 500-conn wrong-secret flood", {}):
