@@ -133,7 +133,11 @@ impl Activity {
         loop {
             match verdict(self.snapshot(), self.accepted.elapsed(), limits) {
                 Err(cut) => return cut,
-                Ok(at) => tokio::time::sleep_until(self.accepted + at).await,
+                // `at` is bounded by the validated timeouts; a sum past the clock sleeps on.
+                Ok(at) => match self.accepted.checked_add(at) {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                },
             }
         }
     }

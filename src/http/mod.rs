@@ -36,7 +36,9 @@ mod state;
 pub mod token;
 pub mod well_known;
 
-pub use state::{AppState, Documents, Management, ManagementParts, StateParts, TokenEndpoint};
+pub use state::{
+    AppState, Documents, Management, ManagementParts, Shared, StateParts, TokenEndpoint,
+};
 
 use std::convert::Infallible;
 use std::sync::Arc;

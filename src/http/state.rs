@@ -18,25 +18,33 @@ use crate::signing::keyring::KeyringHandle;
 use crate::signing::service::SigningService;
 use crate::store::Store;
 
-/// Every part, once, behind one `Arc`: axum clones the state for every request, and this makes
-/// that clone one reference count instead of one per part (and an allocation for the paths
-/// some parts hold).
-#[derive(Clone)]
-pub struct AppState(Arc<StateParts>);
+/// Parts behind one `Arc`, read through `Deref`: axum clones a state, or the part a handler
+/// takes, for every request, and this makes that clone one reference count instead of one per
+/// field (and an allocation for the paths some fields hold).
+pub struct Shared<T>(Arc<T>);
 
-impl AppState {
-    pub fn new(parts: StateParts) -> Self {
+impl<T> Shared<T> {
+    pub fn new(parts: T) -> Self {
         Self(Arc::new(parts))
     }
 }
 
-impl std::ops::Deref for AppState {
-    type Target = StateParts;
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
 
-    fn deref(&self) -> &StateParts {
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
         &self.0
     }
 }
+
+/// Every part of the server's state, once.
+pub type AppState = Shared<StateParts>;
 
 /// What [`AppState`] holds.
 pub struct StateParts {
@@ -59,28 +67,11 @@ pub struct TokenEndpoint {
     pub proxies: TrustedProxies,
 }
 
-/// The management API's part (and `/readyz`'s database check): the store the services share,
-/// and what its callers are checked against. Every management request takes it twice (its
-/// caller's check and its handler), so it is shared: a clone is one reference count, where
-/// copying the parts took a dozen and an allocation.
-#[derive(Clone)]
-pub struct Management(Arc<ManagementParts>);
+/// The management API's part (and `/readyz`'s database check). Every management request takes
+/// it twice (its caller's check and its handler), so it is shared rather than copied.
+pub type Management = Shared<ManagementParts>;
 
-impl Management {
-    pub fn new(parts: ManagementParts) -> Self {
-        Self(Arc::new(parts))
-    }
-}
-
-impl std::ops::Deref for Management {
-    type Target = ManagementParts;
-
-    fn deref(&self) -> &ManagementParts {
-        &self.0
-    }
-}
-
-/// What [`Management`] shares.
+/// The store the services share, and what the management API's callers are checked against.
 pub struct ManagementParts {
     /// The one store of the server; the token issuer and the signing service hold the same.
     pub store: Arc<dyn Store>,
