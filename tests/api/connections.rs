@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -154,9 +154,7 @@ async fn an_h2c_connection_that_sends_only_the_preface_is_cut_after_idle_timeout
         .unwrap();
     // The server answers the preface with its SETTINGS frame (type 0x4): it speaks h2c.
     let mut frame = [0u8; 9];
-    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut frame)
-        .await
-        .unwrap();
+    stream.read_exact(&mut frame).await.unwrap();
     assert_eq!(frame[3], 0x4, "a SETTINGS frame: {frame:?}");
     let after = closed_after(&mut stream, since, Duration::from_secs(1) + SLACK).await;
     assert_closed_in_time(
@@ -274,4 +272,73 @@ async fn past_the_per_address_cap_a_connection_is_closed_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// An h2c client's opening, as curl writes it: the preface, an empty SETTINGS frame and a
+/// connection WINDOW_UPDATE in one write, the request in a second, and the SETTINGS ACK only
+/// once the server's SETTINGS have arrived.
+const H2C_OPENING: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0\0\0\x04\x08\0\0\0\0\0\0\x0f\0\x01";
+/// HEADERS on stream 1, END_STREAM | END_HEADERS: `GET http://a/healthz` in HPACK, no Huffman.
+const H2C_GET_HEALTHZ: &[u8] = b"\0\0\x0f\x01\x05\0\0\0\x01\x82\x86\x44\x08/healthz\x41\x01a";
+const H2C_SETTINGS_ACK: &[u8] = b"\0\0\0\x04\x01\0\0\0\0";
+const SETTINGS: u8 = 0x4;
+const HEADERS: u8 = 0x1;
+
+/// Reads frames until one of `kind` whose flags `wanted` accepts has arrived.
+fn read_frames_until(stream: &mut std::net::TcpStream, kind: u8, wanted: impl Fn(u8) -> bool) {
+    use std::io::Read;
+    loop {
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head).unwrap();
+        let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; length];
+        stream.read_exact(&mut payload).unwrap();
+        if head[3] == kind && wanted(head[4]) {
+            return;
+        }
+    }
+}
+
+/// How long a fresh h2c connection opened as curl opens one waits for its answer's HEADERS.
+/// A blocking client on a thread of its own, so that the server answers as the client's
+/// writes arrive rather than when the test's runtime gets round to it.
+fn h2c_answer_time(addr: &str) -> Duration {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let since = std::time::Instant::now();
+    stream.write_all(H2C_OPENING).unwrap();
+    stream.write_all(H2C_GET_HEALTHZ).unwrap();
+    read_frames_until(&mut stream, SETTINGS, |flags| flags & 0x1 == 0);
+    stream.write_all(H2C_SETTINGS_ACK).unwrap();
+    read_frames_until(&mut stream, HEADERS, |_| true);
+    since.elapsed()
+}
+
+/// Nagle's algorithm (RFC 896) holds a small write back while an earlier one is
+/// unacknowledged, and a client delays its ACK by up to 40 ms or more (RFC 1122 §4.2.3.2):
+/// without TCP_NODELAY, an h2c answer written after two small frames of the server's waited
+/// for that ACK on about half of fresh connections.
+#[tokio::test]
+async fn an_h2c_answer_is_not_held_back_for_the_clients_delayed_ack() {
+    let (_app, addr) = spawn(&[]).await;
+    let held_back = Duration::from_millis(35);
+    let mut slow = 0;
+    for _ in 0..20 {
+        let client = addr.clone();
+        let waited = tokio::task::spawn_blocking(move || h2c_answer_time(&client))
+            .await
+            .unwrap();
+        if waited >= held_back {
+            slow += 1;
+        }
+    }
+    assert!(
+        slow <= 2,
+        "{slow} of 20 fresh h2c connections waited {held_back:?} or more for their answer"
+    );
 }
