@@ -2,19 +2,21 @@
 //! (RFC 6750 §2.1) and the client's address. Who the token stands for is decided by
 //! [`access::caller_of`].
 //!
-//! A request with a body is judged once the whole body has arrived ([`CallerAndJson`]): a
-//! client cannot send its headers before its key is deleted and trickle the body in after the
-//! deletion returned, to act with a key that no longer exists.
+//! A request with a body is judged once the whole body has arrived ([`CallerAndJson`],
+//! [`CallerAndOptionalJson`]): a client cannot send its headers before its key is deleted and
+//! trickle the body in after the deletion returned, to act with a key that no longer exists.
+//! [`Caller`] alone, judged on the head, is for routes that take no body.
 
 use std::net::SocketAddr;
 
-use super::problem::{Problem, parse_json};
+use super::problem::{Problem, parse_json, parse_optional_json};
 use crate::http::Management;
 use crate::manage::access::{self, Caller, NotACaller};
 use crate::oauth::OAuthError;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 impl<S> FromRequestParts<S> for Caller
@@ -65,13 +67,43 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
-        let (mut parts, body) = request.into_parts();
-        // The body limit layer bounds what is read here.
-        let body = axum::body::to_bytes(body, usize::MAX).await;
-        let caller = Caller::from_request_parts(&mut parts, state).await?;
-        let bytes = body.map_err(|error| super::problem::unreadable_body(&error))?;
+        let (caller, parts, bytes) = caller_after_body(request, state).await?;
         Ok(Self(caller, parse_json(&parts.headers, &bytes)?))
     }
+}
+
+/// Like [`CallerAndJson`], for a body that may be left out: `T::default()` when it is empty.
+pub struct CallerAndOptionalJson<T>(pub Caller, pub T);
+
+impl<S, T> FromRequest<S> for CallerAndOptionalJson<T>
+where
+    S: Send + Sync,
+    Management: FromRef<S>,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let (caller, parts, bytes) = caller_after_body(request, state).await?;
+        Ok(Self(caller, parse_optional_json(&parts.headers, &bytes)?))
+    }
+}
+
+/// Reads the whole body, then judges the caller: a 401 before a body's 413 or 400.
+async fn caller_after_body<S>(
+    request: Request,
+    state: &S,
+) -> Result<(Caller, Parts, Bytes), Problem>
+where
+    S: Send + Sync,
+    Management: FromRef<S>,
+{
+    let (mut parts, body) = request.into_parts();
+    // The body limit layer bounds what is read here.
+    let body = axum::body::to_bytes(body, usize::MAX).await;
+    let caller = Caller::from_request_parts(&mut parts, state).await?;
+    let bytes = body.map_err(|error| super::problem::unreadable_body(&error))?;
+    Ok((caller, parts, bytes))
 }
 
 /// The token of the one `Authorization: Bearer` header (the scheme is case-insensitive,

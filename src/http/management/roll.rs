@@ -2,14 +2,14 @@
 //! Client ID, the old one working until the overlap ends or the roll is finished.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::problem::{Problem, optional_duration, parse_optional_json};
+use super::auth::CallerAndOptionalJson;
+use super::problem::{Problem, optional_duration};
 use crate::http::{Management, no_store};
 use crate::manage::access::Caller;
 use crate::manage::{self, KeyAuthority, RolledKeyView};
@@ -38,13 +38,10 @@ pub struct RollRequest {
     security(("bearer" = ["keys:write", "admin"])))]
 pub async fn roll(
     State(state): State<Management>,
-    caller: Caller,
     Path((team, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    CallerAndOptionalJson(caller, request): CallerAndOptionalJson<RollRequest>,
 ) -> Result<Response, Problem> {
     caller.may_write_keys(&team)?;
-    let request: RollRequest = parse_optional_json(&headers, &body)?;
     let overlap = optional_duration("overlap", request.overlap.as_deref())?;
     let now = state.clock.now();
     let rolled = manage::roll_secret(

@@ -2,14 +2,13 @@
 //! A change made here is loaded by this node at once and by the others within `signing.refresh`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::CallerAndOptionalJson;
 use super::pages::Page;
-use super::problem::{Problem, parse_optional_json};
+use super::problem::Problem;
 use crate::http::Management;
 use crate::manage::access::Caller;
 
@@ -49,12 +48,9 @@ pub struct RotateRequest {
     security(("bearer" = ["admin"])))]
 pub async fn rotate(
     State(state): State<Management>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
+    CallerAndOptionalJson(caller, request): CallerAndOptionalJson<RotateRequest>,
 ) -> Result<Json<Rotation>, Problem> {
     caller.may_administer()?;
-    let request: RotateRequest = parse_optional_json(&headers, &body)?;
     let now = state.clock.now();
     let rotation = state
         .signing

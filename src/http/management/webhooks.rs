@@ -2,15 +2,14 @@
 //! signing secrets, and signing with them for the platform's delivery workers.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::CallerAndJson;
-use super::problem::{Problem, optional_duration, parse_optional_json};
+use super::auth::{CallerAndJson, CallerAndOptionalJson};
+use super::problem::{Problem, optional_duration};
 use crate::http::{Management, no_store};
 use crate::manage::access::Caller;
 use crate::webhooks::{SignedHeaders, WebhookError, WebhookSecretView};
@@ -57,13 +56,10 @@ pub struct RotateSecret {
     security(("bearer" = ["webhooks:write", "admin"])))]
 pub async fn rotate(
     State(state): State<Management>,
-    caller: Caller,
     Path(team): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    CallerAndOptionalJson(caller, request): CallerAndOptionalJson<RotateSecret>,
 ) -> Result<Response, Problem> {
     caller.may_write_webhook_secret(&team)?;
-    let request: RotateSecret = parse_optional_json(&headers, &body)?;
     let overlap = optional_duration("overlap", request.overlap.as_deref())?;
     let now = state.clock.now();
     let secrets = state

@@ -166,35 +166,144 @@ async fn a_deleted_admin_key_loses_its_power_at_once(app: TestApp) {
     after.assert_problem(401, "invalid_token");
 }
 
-/// A request whose headers arrive before its key is deleted and whose body arrives after the
-/// deletion returned is judged by the key as it is then: refused, not signed.
-async fn a_body_trickled_in_across_a_deletion_is_refused(app: TestApp) {
+/// Every management route that takes a body, as the OpenAPI document names it, with a body it
+/// acts on (`{tag}` keeps two runs of one route apart).
+const ROUTES_WITH_A_BODY: [(&str, &str, &str); 7] = [
+    ("POST", "/api/teams", r#"{"slug":"team-{tag}"}"#),
+    (
+        "POST",
+        "/api/teams/{team}/keys",
+        r#"{"label":"{tag}","scopes":["logs:read"]}"#,
+    ),
+    (
+        "PATCH",
+        "/api/teams/{team}/keys/{client_id}",
+        r#"{"label":"{tag}"}"#,
+    ),
+    (
+        "POST",
+        "/api/teams/{team}/keys/{client_id}/roll",
+        r#"{"overlap":"1h"}"#,
+    ),
+    (
+        "POST",
+        "/api/teams/{team}/webhook-secret/rotate",
+        r#"{"overlap":"0s"}"#,
+    ),
+    (
+        "POST",
+        "/api/teams/{team}/webhooks/sign",
+        r#"{"payload":"{}"}"#,
+    ),
+    ("POST", "/api/admin/signing-keys/rotate", r#"{"now":true}"#),
+];
+
+/// The routes of the OpenAPI document that take a body and a bearer token.
+async fn documented_routes_with_a_body(app: &TestApp) -> Vec<(String, String)> {
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut routes = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let bearer = operation["security"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|one| one.get("bearer").is_some()));
+            if bearer && operation.get("requestBody").is_some() {
+                routes.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes.sort();
+    routes
+}
+
+/// Sends the head and the first byte of the body, lets `meanwhile` run, then sends the rest.
+async fn trickled(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+    meanwhile: impl std::future::Future<Output = ()>,
+) -> crate::helpers::raw::RawResponse {
     use crate::helpers::raw;
     use tokio::io::AsyncWriteExt;
-    let worker = app.create_key_in("acme", &["webhooks:sign"]).await;
-    let token = app.management_token(&worker, None).await;
-    let body = br#"{"payload":"{\"type\":\"ping\"}"}"#;
     let head = format!(
-        "POST /api/teams/acme/webhooks/sign HTTP/1.1\r\nHost: {host}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n\
          Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
          Content-Length: {len}\r\n\r\n",
         host = raw::address(&app.base),
         len = body.len(),
     );
-    // The same request, sent whole while the key exists, is signed.
     let mut stream = tokio::net::TcpStream::connect(raw::address(&app.base))
         .await
         .unwrap();
-    let signed = raw::exchange(&mut stream, &[head.as_bytes(), body].concat()).await;
-    assert_eq!(signed.status, 200, "{}", signed.body);
     stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body[..5]).await.unwrap();
-    // The server has the head (and has used the key for the request before) when the key goes.
+    stream.write_all(&body.as_bytes()[..1]).await.unwrap();
+    // The server has the head when `meanwhile` runs.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    app.cli_ok(&["keys", "delete", &worker.client_id]).await;
-    let late = raw::exchange(&mut stream, &body[5..]).await;
-    assert_eq!(late.status, 401, "{}", late.body);
-    assert!(late.body.contains("invalid_token"), "{}", late.body);
+    meanwhile.await;
+    raw::exchange(&mut stream, &body.as_bytes()[1..]).await
+}
+
+/// The id of the newest audit event.
+async fn newest_audit_event(app: &TestApp) -> i64 {
+    let events: Value =
+        serde_json::from_str(&app.cli_ok(&["audit", "--json", "--limit", "1"]).await).unwrap();
+    events[0]["id"].as_i64().unwrap()
+}
+
+/// A request whose head arrives before its key is deleted and whose body arrives after the
+/// deletion returned is judged by the key as it is then, on every route that takes a body:
+/// refused, and nothing done. The same request trickled in by a key that stays acts.
+async fn a_body_trickled_in_across_a_deletion_is_refused_on_every_route(app: TestApp) {
+    let listed: Vec<(String, String)> = ROUTES_WITH_A_BODY
+        .iter()
+        .map(|(method, path, _)| (method.to_string(), path.to_string()))
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        documented_routes_with_a_body(&app).await,
+        "every route with a body is tried"
+    );
+    let victim = app.create_key_in("acme", &["logs:read"]).await;
+    for (method, template, body) in ROUTES_WITH_A_BODY {
+        let path = template
+            .replace("{team}", "acme")
+            .replace("{client_id}", &victim.client_id);
+        let kept = app.admin_key().await;
+        let token = app.management_token(&kept, None).await;
+        let body_kept = body.replace("{tag}", "kept");
+        let acted = trickled(&app, method, &path, &token, &body_kept, async {}).await;
+        assert!(
+            acted.status < 300,
+            "{method} {path} by a kept key: {} {}",
+            acted.status,
+            acted.body
+        );
+
+        let deleted = app.admin_key().await;
+        let token = app.management_token(&deleted, None).await;
+        let body_deleted = body.replace("{tag}", "deleted");
+        let mut before = 0;
+        let refused = trickled(&app, method, &path, &token, &body_deleted, async {
+            app.cli_ok(&["keys", "delete", &deleted.client_id]).await;
+            before = newest_audit_event(&app).await;
+        })
+        .await;
+        assert_eq!(refused.status, 401, "{method} {path}: {}", refused.body);
+        assert!(
+            refused.body.contains("invalid_token"),
+            "{method} {path}: {}",
+            refused.body
+        );
+        assert_eq!(
+            newest_audit_event(&app).await,
+            before,
+            "{method} {path} changed nothing"
+        );
+    }
 }
 
 /// A body over the limit sent chunked (no `Content-Length` for the limit layer to refuse up
@@ -357,7 +466,7 @@ backend_tests!(
     a_token_for_the_product_audience_is_refused_by_the_management_api,
     requests_without_a_valid_token_get_401_with_a_bearer_challenge,
     a_deleted_admin_key_loses_its_power_at_once,
-    a_body_trickled_in_across_a_deletion_is_refused,
+    a_body_trickled_in_across_a_deletion_is_refused_on_every_route,
     an_oversized_chunked_body_is_413_for_a_caller_and_401_without_a_token,
     keys_write_cannot_grant_more_than_it_holds,
     forged_tokens_are_refused_by_the_management_api,
