@@ -52,7 +52,8 @@ pub struct Metrics {
     pub credential_reads: IntCounter,
     /// Panics caught: `request` (answered 500) or `task` (a background loop, restarted).
     pub panics: IntCounterVec,
-    /// Connections closed as soon as accepted, by reason (`per_address`).
+    /// Connections closed as soon as accepted (`per_address`), and HTTP/2 requests answered
+    /// 503 at once for want of a slot or a place in their address's count (`streams`).
     pub connections_refused: IntCounterVec,
     /// Connections the server cut, by reason: `silent` (no byte in time), `header_timeout` (no
     /// whole request head in time), `idle` (nothing moved for `server.idle_timeout`).
@@ -188,7 +189,7 @@ impl Metrics {
             .expect(VALID),
             connections_refused: counter_vec!(
                 "tokenmint_connections_refused_total",
-                "Connections closed as soon as accepted, by reason.",
+                "Connections closed as soon as accepted (per_address), and HTTP/2 requests refused for want of a slot (streams).",
                 &["reason"],
                 registry
             )
@@ -253,7 +254,9 @@ impl Metrics {
                 counter.with_label_values(&[label]);
             }
         }
-        self.connections_refused.with_label_values(&["per_address"]);
+        for reason in ["per_address", "streams"] {
+            self.connections_refused.with_label_values(&[reason]);
+        }
         self.set_key_hygiene(&KeyHygiene::default());
     }
 

@@ -121,6 +121,11 @@ impl Activity {
         }
     }
 
+    /// Requests of the connection in progress now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
     /// Marks a request in progress until the guard is dropped.
     pub fn request_started(self: &Arc<Self>) -> RequestInProgress {
         self.touch();

@@ -10,7 +10,12 @@
 //!   connections wait in the kernel's backlog (idle keep-alive connections count, which is the
 //!   point of the cap);
 //! - is served with hyper's `header_read_timeout` (on a timer of its own, [`super::head_timer`]),
-//!   and watched by [`super::idle`] for silence.
+//!   and watched by [`super::idle`] for silence;
+//! - over HTTP/2, takes one more slot, and one more place in its address's count, for each
+//!   request in flight beyond its first, or answers that request 503 at once. A connection
+//!   carries one request at a time over HTTP/1.1 and up to 200 over HTTP/2, each holding up
+//!   to 64 KiB of body: without this, one address's connections could hold 200 times the
+//!   bodies (3.2 GiB) that the slots and the per-address cap allow over HTTP/1.1 (16 MiB).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,8 +25,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
-use axum::response::Response;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -33,6 +38,7 @@ use tower::ServiceExt;
 
 use super::HttpService;
 use super::client_ip::TrustedProxies;
+use super::errors::{fill_error_body, is_management_path};
 use super::head_timer::HeadTimer;
 use super::idle::{Activity, IdleLimits, WatchedIo};
 use super::peer::{Admission, PeerCounts, PeerSlot};
@@ -71,6 +77,11 @@ struct Shared {
     builder: Builder<TokioExecutor>,
     idle: IdleLimits,
     metrics: Arc<Metrics>,
+    /// `server.max_connections`: one per connection, and one per HTTP/2 request in flight
+    /// beyond a connection's first.
+    slots: Arc<Semaphore>,
+    /// `server.max_connections_per_address`, counted the same way.
+    peers: Arc<PeerCounts>,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
@@ -92,6 +103,8 @@ pub async fn serve(
             idle: limits.idle_timeout,
         },
         metrics,
+        slots: Arc::clone(&slots),
+        peers: Arc::clone(&peers),
     });
     let graceful = GracefulShutdown::new();
     let mut tasks = JoinSet::new();
@@ -200,7 +213,7 @@ async fn connection(
     }
     let activity = Activity::new();
     let io = TokioIo::new(WatchedIo::new(stream, Arc::clone(&activity)));
-    let service = service(shared.router.clone(), peer, Arc::clone(&activity));
+    let service = service(Arc::clone(&shared), peer, Arc::clone(&activity));
     let mut builder = shared.builder.clone();
     builder.http1().timer(HeadTimer::new());
     let served = watcher.watch(builder.serve_connection(io, service));
@@ -230,9 +243,11 @@ fn is_timeout(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
 }
 
 /// The router as a hyper service: each request gets the peer's address (for handlers taking
-/// `ConnectInfo<SocketAddr>`) and counts as in progress until its answer is ready.
+/// `ConnectInfo<SocketAddr>`) and counts as in progress until its answer is ready; a request
+/// beyond the first in flight on its connection (HTTP/2) holds slots of its own meanwhile, or
+/// is answered 503 without reaching the router.
 fn service(
-    router: HttpService,
+    shared: Arc<Shared>,
     peer: SocketAddr,
     activity: Arc<Activity>,
 ) -> impl hyper::service::Service<
@@ -242,13 +257,55 @@ fn service(
     Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
 > {
     hyper::service::service_fn(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let in_progress = activity.request_started();
-        let answer = router.clone().oneshot(request.map(Body::new));
+        let extra = if activity.in_flight() > 0 {
+            extra_slots(&shared, peer).map(Some)
+        } else {
+            Some(None)
+        };
+        let answer = match extra {
+            Some(extra) => {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let in_progress = activity.request_started();
+                let answer = shared.router.clone().oneshot(request.map(Body::new));
+                Ok((answer, in_progress, extra))
+            }
+            None => Err(no_slot_for(request.uri().path(), &shared.metrics)),
+        };
         async move {
-            let response = answer.await;
-            drop(in_progress);
-            response
+            match answer {
+                Ok((answer, in_progress, extra)) => {
+                    let response = answer.await;
+                    drop((in_progress, extra));
+                    response
+                }
+                Err(refusal) => Ok(refusal),
+            }
         }
     })
+}
+
+/// A slot and a place in the peer's count for one more request in flight, if both are free.
+fn extra_slots(
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Option<(OwnedSemaphorePermit, Option<PeerSlot>)> {
+    let place = match shared.peers.admit(peer.ip()) {
+        Admission::Counted(place) => Some(place),
+        Admission::Exempt => None,
+        Admission::Refused => return None,
+    };
+    let slot = Arc::clone(&shared.slots).try_acquire_owned().ok()?;
+    Some((slot, place))
+}
+
+/// 503 with `Retry-After`, in the error format of the route asked for.
+fn no_slot_for(path: &str, metrics: &Metrics) -> Response {
+    metrics
+        .connections_refused
+        .with_label_values(&["streams"])
+        .inc();
+    let mut busy = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    busy.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    fill_error_body(busy, is_management_path(path))
 }

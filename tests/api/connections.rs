@@ -342,3 +342,79 @@ async fn an_h2c_answer_is_not_held_back_for_the_clients_delayed_ack() {
         "{slow} of 20 fresh h2c connections waited {held_back:?} or more for their answer"
     );
 }
+
+/// A request on an h2c connection whose body stays open until `body` is dropped (or ends).
+fn open_request(
+    addr: &str,
+    method: hyper::Method,
+    path: &str,
+) -> (
+    http_body_util::channel::Sender<bytes::Bytes>,
+    hyper::Request<http_body_util::Channel<bytes::Bytes>>,
+) {
+    let (body, channel) = http_body_util::Channel::new(1);
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(channel)
+        .unwrap();
+    (body, request)
+}
+
+/// Over HTTP/2 one connection can carry many requests at once, each holding up to 64 KiB of
+/// body: each one in flight beyond the connection's first takes a place in its address's
+/// count, so that an address holds no more requests (and bodies) than it could over HTTP/1.1.
+/// With a cap of 3, a connection carrying 3 requests gets 503 for a 4th, and is served again
+/// once one of them ends.
+#[tokio::test]
+async fn an_h2c_connection_carries_no_more_requests_at_once_than_its_address_may_open_connections()
+{
+    let (app, addr) = spawn(&[("TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
+    let stream = TcpStream::connect(&addr).await.unwrap();
+    let executor = hyper_util::rt::TokioExecutor::new();
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(executor, hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (mut body, request) = open_request(&addr, hyper::Method::POST, "/api/oauth/token");
+        body.send_data(bytes::Bytes::from_static(b"grant_type="))
+            .await
+            .unwrap();
+        let answer = tokio::spawn(sender.clone().send_request(request));
+        held.push((body, answer));
+    }
+    // All three are in flight on the server, each waiting for the rest of its body.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (done, request) = open_request(&addr, hyper::Method::GET, "/healthz");
+    drop(done);
+    let refused = sender.clone().send_request(request).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body = http_body_util::BodyExt::collect(refused.into_body())
+        .await
+        .unwrap();
+    let error: serde_json::Value = serde_json::from_slice(&body.to_bytes()).unwrap();
+    assert_eq!(error["error"], "temporarily_unavailable", "{error}");
+    // One request ends (its body ends; the grant refuses it): its place comes back.
+    let (body, answer) = held.pop().unwrap();
+    drop(body);
+    assert_eq!(answer.await.unwrap().unwrap().status(), 400);
+    let (done, request) = open_request(&addr, hyper::Method::GET, "/healthz");
+    drop(done);
+    let served = sender.clone().send_request(request).await.unwrap();
+    assert_eq!(served.status(), 200);
+    // Once every request has ended, a new connection from the address is served too.
+    for (body, answer) in held {
+        drop(body);
+        assert_eq!(answer.await.unwrap().unwrap().status(), 400);
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("tokenmint_connections_refused_total{reason=\"streams\"} 1"),
+        "{metrics}"
+    );
+}
