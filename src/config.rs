@@ -302,11 +302,8 @@ impl Config {
     /// The configuration as TOML, with any password in `database.url` masked.
     pub fn to_masked_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
-        if let Ok(mut url) = url::Url::parse(&shown.database.url)
-            && url.password().is_some()
-        {
-            let _ = url.set_password(Some("****"));
-            shown.database.url = url.to_string();
+        if let Some(masked) = masked_database_url(&shown.database.url) {
+            shown.database.url = masked;
         }
         toml::to_string(&shown)
             .map_err(|e| ConfigError(format!("cannot print the configuration: {e}")))
@@ -316,6 +313,36 @@ impl Config {
     pub fn issuer_base(&self) -> &str {
         self.server.issuer.trim_end_matches('/')
     }
+}
+
+/// `url` with its passwords as `****`: the one after the user name, and the value of any query
+/// parameter naming a password (`?password=`, which the PostgreSQL driver reads too, or
+/// `sslpassword`). `None` when it holds none, or is not a URL.
+fn masked_database_url(url: &str) -> Option<String> {
+    let mut url = url::Url::parse(url).ok()?;
+    let is_password = |name: &str| name.to_ascii_lowercase().contains("password");
+    let in_query = url.query_pairs().any(|(name, _)| is_password(&name));
+    if url.password().is_none() && !in_query {
+        return None;
+    }
+    if url.password().is_some() {
+        let _ = url.set_password(Some("****"));
+    }
+    if in_query {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if is_password(&name) {
+                    "****".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Some(url.to_string())
 }
 
 /// Builds the environment provider from the process's variables, and lists the `TOKENMINT_*`

@@ -205,6 +205,41 @@ fn masked_toml_hides_the_database_password_and_reads_back() {
     assert_eq!(again.token.ttl, config.token.ttl);
 }
 
+/// The PostgreSQL driver also reads a password from the query (`?password=`).
+#[test]
+fn masked_toml_hides_a_database_password_given_in_the_query() {
+    let mut config = Config::default();
+    config.database.url =
+        "postgres://tokenmint:hunter1@db/tokenmint?sslmode=require&password=hunter2&sslpassword=hunter3&application_name=a%20b".into();
+    let text = config.to_masked_toml().unwrap();
+    for secret in ["hunter1", "hunter2", "hunter3"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(text.contains("sslmode=require&password=****"), "{text}");
+    let again = Config::from_toml(&text).unwrap();
+    let url = url::Url::parse(&again.database.url).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(n, v)| (n.into(), v.into()))
+        .collect();
+    assert_eq!(
+        pairs[3],
+        ("application_name".into(), "a b".into()),
+        "the rest kept"
+    );
+}
+
+#[test]
+fn masked_toml_leaves_a_url_without_a_password_as_it_is() {
+    let mut config = Config::default();
+    config.database.url = "postgres://tokenmint@db/tokenmint?sslmode=require".into();
+    let text = config.to_masked_toml().unwrap();
+    assert!(
+        text.contains("postgres://tokenmint@db/tokenmint?sslmode=require"),
+        "{text}"
+    );
+}
+
 #[test]
 fn an_error_from_the_environment_names_the_variable() {
     let vars = env(&[("TOKENMINT_TOKEN__TTL", "forever")]);

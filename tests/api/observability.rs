@@ -172,6 +172,19 @@ async fn cli_config_check_prints_or_names_the_bad_setting(app: TestApp) {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("signing.jwks_max_age"));
     let version = app.cli_ok(&["--version"]).await;
     assert!(version.starts_with("tokenmint "), "{version}");
+    // A PostgreSQL password in the URL's query is masked like one after the user name.
+    let url = "postgres://u:hunter1@db.invalid/db?password=hunter2&sslmode=disable";
+    let shown = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokenmint"))
+        .args(["config", "check"])
+        .env("TOKENMINT_DATABASE_URL", url)
+        .current_dir(app.dir.path())
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{out}");
+    assert!(!out.contains("hunter1") && !out.contains("hunter2"), "{out}");
+    assert!(out.contains("password=****"), "{out}");
 }
 
 backend_tests!(metrics_parse_and_move_with_traffic);
@@ -200,7 +213,7 @@ async fn every_series_exists_at_zero_before_traffic(app: TestApp) {
         (
             "tokenmint_connections_refused_total",
             "reason",
-            &["per_address"],
+            &["per_address", "streams"],
         ),
         (
             "tokenmint_connections_cut_total",
