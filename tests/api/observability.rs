@@ -183,7 +183,10 @@ async fn cli_config_check_prints_or_names_the_bad_setting(app: TestApp) {
         .unwrap();
     let out = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.status.success(), "{out}");
-    assert!(!out.contains("hunter1") && !out.contains("hunter2"), "{out}");
+    assert!(
+        !out.contains("hunter1") && !out.contains("hunter2"),
+        "{out}"
+    );
     assert!(out.contains("password=****"), "{out}");
 }
 
