@@ -304,6 +304,8 @@ impl Config {
         let mut shown = self.clone();
         if let Some(masked) = masked_database_url(&shown.database.url) {
             shown.database.url = masked;
+        } else if let Some(masked) = masked_unparsed_credentials(&shown.database.url) {
+            shown.database.url = masked;
         }
         toml::to_string(&shown)
             .map_err(|e| ConfigError(format!("cannot print the configuration: {e}")))
@@ -343,6 +345,18 @@ fn masked_database_url(url: &str) -> Option<String> {
         url.query_pairs_mut().clear().extend_pairs(pairs);
     }
     Some(url.to_string())
+}
+
+/// `url` with everything between `://` and its last `@` as `****`, when that holds a `:`
+/// (`user:password`): for a URL whose password the URL parser could not find, such as one
+/// holding an unencoded `/` (`postgres://u:pa/ss@db/x`), which `config check` would otherwise
+/// print as it is.
+fn masked_unparsed_credentials(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (credentials, after) = rest.rsplit_once('@')?;
+    credentials
+        .contains(':')
+        .then(|| format!("{scheme}://****@{after}"))
 }
 
 /// Builds the environment provider from the process's variables, and lists the `TOKENMINT_*`

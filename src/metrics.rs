@@ -53,7 +53,7 @@ pub struct Metrics {
     /// Panics caught: `request` (answered 500) or `task` (a background loop, restarted).
     pub panics: IntCounterVec,
     /// Connections closed as soon as accepted (`per_address`), and HTTP/2 requests answered
-    /// 503 at once for want of a slot or a place in their address's count (`streams`).
+    /// 503 at once for want of a stream slot or a place in their address's count (`streams`).
     pub connections_refused: IntCounterVec,
     /// Connections the server cut, by reason: `silent` (no byte in time), `header_timeout` (no
     /// whole request head in time), `idle` (nothing moved for `server.idle_timeout`).

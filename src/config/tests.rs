@@ -229,6 +229,22 @@ fn masked_toml_hides_a_database_password_given_in_the_query() {
     );
 }
 
+/// A password with an unencoded `/` or `?` leaves the URL parser without a password to mask.
+#[test]
+fn masked_toml_hides_a_password_the_url_parser_cannot_find() {
+    for url in [
+        "postgres://u:pa/ss@db/x",
+        "postgres://u:12/ss@db/x",
+        "postgres://u:p?ss@db/x",
+    ] {
+        let mut config = Config::default();
+        config.database.url = url.into();
+        let text = config.to_masked_toml().unwrap();
+        assert!(!text.contains("ss@"), "{url}: {text}");
+        assert!(text.contains("postgres://****@db/x"), "{url}: {text}");
+    }
+}
+
 #[test]
 fn masked_toml_leaves_a_url_without_a_password_as_it_is() {
     let mut config = Config::default();

@@ -11,11 +11,15 @@
 //!   point of the cap);
 //! - is served with hyper's `header_read_timeout` (on a timer of its own, [`super::head_timer`]),
 //!   and watched by [`super::idle`] for silence;
-//! - over HTTP/2, takes one more slot, and one more place in its address's count, for each
+//! - over HTTP/2, takes a stream slot, and one more place in its address's count, for each
 //!   request in flight beyond its first, or answers that request 503 at once. A connection
 //!   carries one request at a time over HTTP/1.1 and up to 200 over HTTP/2, each holding up
 //!   to 64 KiB of body: without this, one address's connections could hold 200 times the
 //!   bodies (3.2 GiB) that the slots and the per-address cap allow over HTTP/1.1 (16 MiB).
+//!   Stream slots are as many as connection slots, apart from them: a flood of connections
+//!   does not refuse the requests of open HTTP/2 connections (a proxy's), nor can those
+//!   requests keep new connections waiting. A stream's flow-control window is the body limit,
+//!   so what a stream holds before its handler reads it is bounded the same way.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -52,6 +56,10 @@ use crate::metrics::Metrics;
 const HYPER_MAX_HEADERS: usize = 256;
 const HYPER_MAX_BUF_BYTES: usize = 128 * 1024;
 
+/// An HTTP/2 stream's flow-control window: room for the largest body tokenmint reads and a
+/// byte more (so that a larger one is refused with 413), where hyper's default is 1 MiB.
+const STREAM_WINDOW_BYTES: u32 = super::MAX_BODY_BYTES as u32 + 1024;
+
 /// After shutdown, how long requests in flight may take to finish: the request timeout, plus
 /// time to write the answer. Connections still open then are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(super::REQUEST_TIMEOUT.as_secs() + 5);
@@ -77,9 +85,9 @@ struct Shared {
     builder: Builder<TokioExecutor>,
     idle: IdleLimits,
     metrics: Arc<Metrics>,
-    /// `server.max_connections`: one per connection, and one per HTTP/2 request in flight
-    /// beyond a connection's first.
-    slots: Arc<Semaphore>,
+    /// One per HTTP/2 request in flight beyond its connection's first, as many as
+    /// `server.max_connections` (connections have their own).
+    stream_slots: Arc<Semaphore>,
     /// `server.max_connections_per_address`, counted the same way.
     peers: Arc<PeerCounts>,
 }
@@ -103,7 +111,7 @@ pub async fn serve(
             idle: limits.idle_timeout,
         },
         metrics,
-        slots: Arc::clone(&slots),
+        stream_slots: Arc::new(Semaphore::new(limits.max_connections.max(1))),
         peers: Arc::clone(&peers),
     });
     let graceful = GracefulShutdown::new();
@@ -191,7 +199,10 @@ fn http_builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
         .header_read_timeout(limits.header_read_timeout)
         .max_headers(HYPER_MAX_HEADERS)
         .max_buf_size(HYPER_MAX_BUF_BYTES);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(STREAM_WINDOW_BYTES);
     builder
 }
 
@@ -269,7 +280,7 @@ fn service(
                 let answer = shared.router.clone().oneshot(request.map(Body::new));
                 Ok((answer, in_progress, extra))
             }
-            None => Err(no_slot_for(request.uri().path(), &shared.metrics)),
+            None => Err(no_slot_for(request.uri().path(), peer, &shared.metrics)),
         };
         async move {
             match answer {
@@ -294,12 +305,13 @@ fn extra_slots(
         Admission::Exempt => None,
         Admission::Refused => return None,
     };
-    let slot = Arc::clone(&shared.slots).try_acquire_owned().ok()?;
+    let slot = Arc::clone(&shared.stream_slots).try_acquire_owned().ok()?;
     Some((slot, place))
 }
 
 /// 503 with `Retry-After`, in the error format of the route asked for.
-fn no_slot_for(path: &str, metrics: &Metrics) -> Response {
+fn no_slot_for(path: &str, peer: SocketAddr, metrics: &Metrics) -> Response {
+    tracing::debug!(%peer, path, "HTTP/2 request refused: no stream slot or place for its address");
     metrics
         .connections_refused
         .with_label_values(&["streams"])

@@ -154,8 +154,8 @@ async fn answer(
 fn token_response_json(token: &IssuedToken) -> Result<Vec<u8>, serde_json::Error> {
     debug_assert!(
         is_compact_jws(&token.access_token),
-        "{}",
-        token.access_token
+        "an access token of {} bytes that is not a compact JWS",
+        token.access_token.len()
     );
     let room = token.access_token.len() + token.scope.len() + RESPONSE_ROOM;
     let mut json = Vec::with_capacity(room);
