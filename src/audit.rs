@@ -49,8 +49,13 @@ impl Actor {
             Self::Client { ip, .. } | Self::SecretScanner { ip } => Some(ip.to_string()),
             _ => None,
         };
+        let acting_key = match self {
+            Self::Client { client_id, .. } => Some(client_id.clone()),
+            _ => None,
+        };
         NewAuditEvent {
             at,
+            acting_key,
             actor: self.name().to_string(),
             action: action.to_string(),
             team: team.map(String::from),

@@ -47,6 +47,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot open the database: {0}")]
     Open(String),
+    /// The key a management request came with was deleted before its change could be made.
+    #[error("the API key {0} no longer exists")]
+    ActorGone(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -75,6 +78,10 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
             code.starts_with("08")
                 || code.starts_with("57P0")
                 || code == "53300"
+                // A deadlock or serialization failure: the transaction is to be retried (two
+                // keys deleting each other at once, each holding its own row for its write).
+                || code == "40P01"
+                || code == "40001"
                 || matches!(code.as_ref(), "5" | "6" | "261" | "517" | "773")
         }),
         _ => false,

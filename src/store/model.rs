@@ -202,6 +202,11 @@ pub struct NewAuditEvent {
     pub source_ip: Option<String>,
     /// More about the change, as a JSON object; never a secret.
     pub detail: serde_json::Value,
+    /// The Client ID of the key a management API request came with: the change is made only
+    /// if that key still exists when its transaction starts, and a deletion of the key waits
+    /// for it (so a deletion, once it returns, is final for the key's requests in progress
+    /// too). Not recorded: the actor names the key. `None` for the CLI and the server.
+    pub acting_key: Option<String>,
 }
 
 /// The order of an API-key listing.

@@ -22,6 +22,10 @@ impl Backend for Postgres {
         result.rows_affected()
     }
 
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    /// `FOR SHARE`: a `DELETE` of the row waits for this transaction to end.
+    const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1 FOR SHARE";
+
     /// One indexed read through the pool, on every request, so a key deleted on any node is
     /// refused by every node at once.
     async fn credential(

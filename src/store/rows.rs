@@ -123,6 +123,7 @@ impl From<AuditRow> for super::AuditEvent {
                 target: row.target,
                 source_ip: row.source_ip,
                 detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
+                acting_key: None,
             },
         }
     }

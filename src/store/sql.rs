@@ -39,8 +39,8 @@ pub(super) use super::rows::CredentialRow;
 pub(super) use queries::CREDENTIAL_SQL;
 use queries::{
     API_KEY_COLUMNS, BY_FINGERPRINT, FINISH_ROLL, INSERT_API_KEY, KEY_HYGIENE, ROLL_SECRET,
-    SIGNING_KEY_COLUMNS, TEAM_COLUMNS, UPDATE_API_KEY, WEBHOOK_SECRET_COLUMNS, commit_if,
-    constraint_error, push_api_key_cursor, record_audit, write_audited,
+    SIGNING_KEY_COLUMNS, TEAM_COLUMNS, UPDATE_API_KEY, WEBHOOK_SECRET_COLUMNS, begin_audited,
+    commit_if, constraint_error, push_api_key_cursor, record_audit, write_audited,
 };
 
 /// What a database adds to the shared SQL: the little sqlx does not offer generically.
@@ -50,6 +50,14 @@ pub(super) trait Backend: Database {
 
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Starts a transaction that will write. SQLite: `BEGIN IMMEDIATE`, the write lock at once,
+    /// so that what the transaction reads first is still so when it writes.
+    const BEGIN_WRITE: &'static str;
+
+    /// Reads the acting key's row (`$1`, a Client ID) inside a write's transaction, so that a
+    /// deletion of the key cannot commit between this read and the write's commit.
+    const ACTING_KEY_SQL: &'static str;
 
     /// The token path's lookup of `client_id`, each backend its own fastest way.
     fn credential(
@@ -99,7 +107,7 @@ where
     }
 
     async fn insert_team(&self, team: &Team, audit: &NewAuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_audited(&self.pool, Some(audit)).await?;
         sqlx::query("INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3)")
             .bind(team.slug.clone())
             .bind(team.name.clone())
@@ -139,7 +147,7 @@ where
         key: &NewApiKey,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_audited(&self.pool, Some(audit)).await?;
         sqlx::query(INSERT_API_KEY)
             .bind(key.client_id.to_string())
             .bind(key.team.to_string())
@@ -362,7 +370,7 @@ where
     }
 
     async fn append_audit(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_audited(&self.pool, Some(event)).await?;
         record_audit(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())

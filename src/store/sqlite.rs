@@ -40,6 +40,10 @@ impl Backend for Sqlite {
         result.rows_affected()
     }
 
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    /// The write lock, taken at `BEGIN IMMEDIATE`, keeps every other writer out until commit.
+    const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1";
+
     async fn credential(
         store: &SqliteStore,
         client_id: &ClientId,
@@ -262,6 +266,7 @@ mod tests {
             target: "acme".into(),
             source_ip: None,
             detail: serde_json::json!({}),
+            acting_key: None,
         };
         let team = Team {
             slug: "acme".into(),

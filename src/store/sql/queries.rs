@@ -92,6 +92,32 @@ pub(super) fn constraint_error(error: sqlx::Error, what: &str, parent: &str) -> 
     error.into()
 }
 
+/// Begins a write's transaction; when `audit` names an acting key, only if that key still
+/// exists, and holding it (PostgreSQL: `FOR SHARE`; SQLite: the write lock) until the commit,
+/// so that the key's deletion is ordered after the write or the write refused.
+pub(super) async fn begin_audited<'p, DB: Backend>(
+    pool: &'p sqlx::Pool<DB>,
+    audit: Option<&NewAuditEvent>,
+) -> Result<sqlx::Transaction<'p, DB>, StoreError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
+    if let Some(key) = audit.and_then(|event| event.acting_key.as_deref()) {
+        let found = sqlx::query(DB::ACTING_KEY_SQL)
+            .bind(key.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            tx.rollback().await?;
+            return Err(StoreError::ActorGone(key.to_string()));
+        }
+    }
+    Ok(tx)
+}
+
 /// Appends an audit event inside the caller's transaction.
 pub(super) async fn record_audit<DB: Backend>(
     connection: &mut DB::Connection,
@@ -154,7 +180,7 @@ where
     for<'a> Option<String>: Encode<'a, DB>,
     for<'a> DateTime<Utc>: Encode<'a, DB> + Type<DB>,
 {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_audited(pool, Some(audit)).await?;
     let done = write.execute(&mut *tx).await?;
     commit_if(tx, DB::rows_affected(&done) == 1, audit).await
 }

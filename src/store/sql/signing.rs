@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, IntoArguments, Pool, Type};
 
 use super::Backend;
-use super::queries::{record_audit, signing_key_change};
+use super::queries::{begin_audited, record_audit, signing_key_change};
 use crate::store::{NewAuditEvent, SigningKeyChange, StoreError};
 
 /// Applies `changes` and records `audit` in one transaction if the epoch is still
@@ -26,7 +26,7 @@ where
     for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<Vec<u8>>: Encode<'q, DB>,
 {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_audited(pool, audit).await?;
     // Compare-and-swap on the epoch: the UPDATE takes the row's write lock, so of two
     // writers that read the same epoch exactly one matches and the other changes nothing.
     let moved =

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, IntoArguments, Pool, Type};
 
 use super::Backend;
-use super::queries::{INSERT_WEBHOOK_SECRETS, UPDATE_WEBHOOK_SECRETS, commit_if, constraint_error};
+use super::queries::{
+    INSERT_WEBHOOK_SECRETS, UPDATE_WEBHOOK_SECRETS, begin_audited, commit_if, constraint_error,
+};
 use crate::store::{NewAuditEvent, StoreError, StoredWebhookSecrets};
 
 /// Writes `secrets` and `audit` in one transaction: a first write when `expected_version` is
@@ -27,7 +29,7 @@ where
     for<'q> Option<Vec<u8>>: Encode<'q, DB>,
 {
     let previous = secrets.previous.as_ref();
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_audited(pool, Some(audit)).await?;
     let sql = match expected_version {
         None => INSERT_WEBHOOK_SECRETS,
         Some(_) => UPDATE_WEBHOOK_SECRETS,

@@ -306,6 +306,47 @@ async fn a_body_trickled_in_across_a_deletion_is_refused_on_every_route(app: Tes
     }
 }
 
+/// A management request judged while its key existed, whose change reaches the database only
+/// after the key's deletion, changes nothing: its transaction finds the key gone (and on
+/// PostgreSQL holds the key's row, so that a deletion in between waits for the change). The
+/// library is driven directly: over HTTP the window is too narrow to hit on demand.
+async fn a_change_reaching_the_database_after_its_keys_deletion_is_refused(app: TestApp) {
+    use tokenmint::audit::Actor;
+    use tokenmint::manage::{ManageError, create_team};
+    use tokenmint::store::StoreError;
+    let gone = app.admin_key().await;
+    let kept = app.admin_key().await;
+    app.cli_ok(&["keys", "delete", &gone.client_id]).await;
+    let config = tokenmint::config::DatabaseConfig {
+        url: app.database_url().to_string(),
+        ..Default::default()
+    };
+    let store = tokenmint::store::open(&config).await.unwrap();
+    let now = tokenmint::store::now();
+    let acting = |client_id: &str| Actor::Client {
+        client_id: client_id.to_string(),
+        ip: [127, 0, 0, 1].into(),
+    };
+    let refused = create_team(store.as_ref(), &acting(&gone.client_id), "ghost", None, now).await;
+    assert!(
+        matches!(refused, Err(ManageError::Store(StoreError::ActorGone(_)))),
+        "{refused:?}"
+    );
+    let created = create_team(store.as_ref(), &acting(&kept.client_id), "kept", None, now).await;
+    assert!(created.is_ok(), "{created:?}");
+    let teams = app.cli_ok(&["teams", "list"]).await;
+    assert!(
+        !teams.contains("ghost") && teams.contains("kept"),
+        "{teams}"
+    );
+    // Over HTTP the same refusal is the deleted key's 401.
+    let problem = tokenmint::http::management::problem::Problem::from(StoreError::ActorGone(
+        gone.client_id.clone(),
+    ));
+    let response = axum::response::IntoResponse::into_response(problem);
+    assert_eq!(response.status(), 401);
+}
+
 /// A body over the limit sent chunked (no `Content-Length` for the limit layer to refuse up
 /// front) is read up to the limit before the caller is checked: 413 for a caller, and still
 /// 401 for a request with no valid token.
@@ -467,6 +508,7 @@ backend_tests!(
     requests_without_a_valid_token_get_401_with_a_bearer_challenge,
     a_deleted_admin_key_loses_its_power_at_once,
     a_body_trickled_in_across_a_deletion_is_refused_on_every_route,
+    a_change_reaching_the_database_after_its_keys_deletion_is_refused,
     an_oversized_chunked_body_is_413_for_a_caller_and_401_without_a_token,
     keys_write_cannot_grant_more_than_it_holds,
     forged_tokens_are_refused_by_the_management_api,
