@@ -23,8 +23,14 @@ impl Backend for Postgres {
     }
 
     const BEGIN_WRITE: &'static str = "BEGIN";
-    /// `FOR SHARE`: a `DELETE` of the row waits for this transaction to end.
-    const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1 FOR SHARE";
+    const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1";
+    /// Advisory locks, keyed by the Client ID, held until the transaction ends: a key's writes
+    /// share it, its deletion takes it alone.
+    const ACTING_KEY_LOCK_SQL: Option<&'static str> = Some(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended('tokenmint api key ' || $1, 0))",
+    );
+    const DELETION_LOCK_SQL: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(hashtextextended('tokenmint api key ' || $1, 0))");
 
     /// One indexed read through the pool, on every request, so a key deleted on any node is
     /// refused by every node at once.

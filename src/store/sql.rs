@@ -55,9 +55,21 @@ pub(super) trait Backend: Database {
     /// so that what the transaction reads first is still so when it writes.
     const BEGIN_WRITE: &'static str;
 
-    /// Reads the acting key's row (`$1`, a Client ID) inside a write's transaction, so that a
-    /// deletion of the key cannot commit between this read and the write's commit.
+    /// Whether the acting key (`$1`, a Client ID) still exists, read inside a write's
+    /// transaction once [`Backend::ACTING_KEY_LOCK_SQL`] is held.
     const ACTING_KEY_SQL: &'static str;
+
+    /// Taken, with the Client ID as `$1`, by a write a key's request makes, before it reads
+    /// the key: shared among the key's writes, until their commit. `None` where the write lock
+    /// of [`Backend::BEGIN_WRITE`] already keeps every other writer out.
+    const ACTING_KEY_LOCK_SQL: Option<&'static str>;
+
+    /// Taken, with the Client ID as `$1`, by the deletion of a key before its `DELETE`: the
+    /// exclusive side of [`Backend::ACTING_KEY_LOCK_SQL`], so that a deletion waits for the
+    /// key's writes in progress and the writes that come after it wait for it (and then find
+    /// the key gone). PostgreSQL's lock queue is fair: writes arriving while a deletion waits
+    /// queue behind it, which a row lock (`FOR SHARE`) would not do.
+    const DELETION_LOCK_SQL: Option<&'static str>;
 
     /// The token path's lookup of `client_id`, each backend its own fastest way.
     fn credential(
@@ -221,10 +233,19 @@ where
         team: &TeamSlug,
         audit: &NewAuditEvent,
     ) -> Result<bool, StoreError> {
-        let write = sqlx::query("DELETE FROM api_keys WHERE client_id = $1 AND team_slug = $2")
+        let mut tx = begin_audited(&self.pool, Some(audit)).await?;
+        if let Some(lock) = DB::DELETION_LOCK_SQL {
+            sqlx::query(lock)
+                .bind(client_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query("DELETE FROM api_keys WHERE client_id = $1 AND team_slug = $2")
             .bind(client_id.to_string())
-            .bind(team.to_string());
-        write_audited(&self.pool, write, audit).await
+            .bind(team.to_string())
+            .execute(&mut *tx)
+            .await?;
+        commit_if(tx, DB::rows_affected(&done) == 1, audit).await
     }
 
     async fn update_api_key(

@@ -41,8 +41,10 @@ impl Backend for Sqlite {
     }
 
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    /// The write lock, taken at `BEGIN IMMEDIATE`, keeps every other writer out until commit.
     const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1";
+    /// The write lock, taken at `BEGIN IMMEDIATE`, keeps every other writer out until commit.
+    const ACTING_KEY_LOCK_SQL: Option<&'static str> = None;
+    const DELETION_LOCK_SQL: Option<&'static str> = None;
 
     async fn credential(
         store: &SqliteStore,

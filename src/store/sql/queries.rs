@@ -93,8 +93,10 @@ pub(super) fn constraint_error(error: sqlx::Error, what: &str, parent: &str) -> 
 }
 
 /// Begins a write's transaction; when `audit` names an acting key, only if that key still
-/// exists, and holding it (PostgreSQL: `FOR SHARE`; SQLite: the write lock) until the commit,
-/// so that the key's deletion is ordered after the write or the write refused.
+/// exists, holding the key's side of the deletion lock until the commit (PostgreSQL: an
+/// advisory lock, [`Backend::ACTING_KEY_LOCK_SQL`]; SQLite: the write lock), so that a
+/// deletion of the key comes wholly before the write, which then finds the key gone, or wholly
+/// after it.
 pub(super) async fn begin_audited<'p, DB: Backend>(
     pool: &'p sqlx::Pool<DB>,
     audit: Option<&NewAuditEvent>,
@@ -106,6 +108,12 @@ where
 {
     let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
     if let Some(key) = audit.and_then(|event| event.acting_key.as_deref()) {
+        if let Some(lock) = DB::ACTING_KEY_LOCK_SQL {
+            sqlx::query(lock)
+                .bind(key.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         let found = sqlx::query(DB::ACTING_KEY_SQL)
             .bind(key.to_string())
             .fetch_optional(&mut *tx)

@@ -347,6 +347,80 @@ async fn a_change_reaching_the_database_after_its_keys_deletion_is_refused(app: 
     assert_eq!(response.status(), 401);
 }
 
+/// On PostgreSQL, several nodes: a key's writes and its deletion take turns through a lock
+/// keyed by the Client ID (advisory, shared by the writes, exclusive for the deletion; its key
+/// is the server's, written out here). A deletion waits for a write in progress; a write that
+/// arrives while the deletion waits queues behind it, rather than keeping it waiting for ever,
+/// and then finds the key gone.
+#[tokio::test]
+async fn a_deletion_waits_for_its_keys_write_in_progress_and_the_next_write_waits_for_it() {
+    use crate::helpers::Backend;
+    use sqlx::Connection;
+    use tokenmint::audit::Actor;
+    use tokenmint::manage::{KeyAuthority, ManageError, create_team, delete_api_key};
+    use tokenmint::store::StoreError;
+    let app = TestApp::spawn_with(Backend::Postgres, &[]).await;
+    let key = app.admin_key().await;
+    let config = tokenmint::config::DatabaseConfig {
+        url: app.database_url().to_string(),
+        ..Default::default()
+    };
+    let store = tokenmint::store::open(&config).await.unwrap();
+    // A write of the key's in progress: it holds the key's shared lock until it commits.
+    let mut writing = sqlx::PgConnection::connect(app.database_url())
+        .await
+        .unwrap();
+    let mut in_progress = writing.begin().await.unwrap();
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended('tokenmint api key ' || $1, 0))",
+    )
+    .bind(&key.client_id)
+    .execute(&mut *in_progress)
+    .await
+    .unwrap();
+    let now = tokenmint::store::now();
+    let deleting = {
+        let (store, client_id) = (store.clone(), key.client_id.clone());
+        tokio::spawn(async move {
+            delete_api_key(
+                store.as_ref(),
+                &Actor::Cli,
+                KeyAuthority::Operator,
+                &client_id,
+                now,
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !deleting.is_finished(),
+        "the deletion waits for the write in progress"
+    );
+    let next_write = {
+        let (store, client_id) = (store.clone(), key.client_id.clone());
+        tokio::spawn(async move {
+            let acting = Actor::Client {
+                client_id,
+                ip: [127, 0, 0, 1].into(),
+            };
+            create_team(store.as_ref(), &acting, "queued", None, now).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !next_write.is_finished(),
+        "a later write queues behind the waiting deletion"
+    );
+    in_progress.commit().await.unwrap();
+    deleting.await.unwrap().unwrap();
+    let refused = next_write.await.unwrap();
+    assert!(
+        matches!(refused, Err(ManageError::Store(StoreError::ActorGone(_)))),
+        "{refused:?}"
+    );
+}
+
 /// A body over the limit sent chunked (no `Content-Length` for the limit layer to refuse up
 /// front) is read up to the limit before the caller is checked: 413 for a caller, and still
 /// 401 for a request with no valid token.
