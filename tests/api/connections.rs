@@ -344,6 +344,20 @@ async fn an_h2c_answer_is_not_held_back_for_the_clients_delayed_ack() {
     );
 }
 
+/// A new h2c connection (prior knowledge) with hyper's HTTP/2 client, driven in the background.
+async fn h2c_client(
+    addr: &str,
+) -> hyper::client::conn::http2::SendRequest<http_body_util::Channel<bytes::Bytes>> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let executor = hyper_util::rt::TokioExecutor::new();
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(executor, hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
 /// A request on an h2c connection whose body stays open until `body` is dropped (or ends).
 fn open_request(
     addr: &str,
@@ -372,13 +386,7 @@ fn open_request(
 async fn an_h2c_connection_carries_no_more_requests_at_once_than_its_address_may_open_connections()
 {
     let (app, addr) = spawn(&[("TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
-    let stream = TcpStream::connect(&addr).await.unwrap();
-    let executor = hyper_util::rt::TokioExecutor::new();
-    let (sender, connection) =
-        hyper::client::conn::http2::handshake(executor, hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let sender = h2c_client(&addr).await;
     let mut held = Vec::new();
     for _ in 0..3 {
         let (mut body, request) = open_request(&addr, hyper::Method::POST, "/api/oauth/token");
@@ -428,13 +436,7 @@ async fn an_h2c_connection_carries_several_requests_while_every_connection_slot_
     let (_app, addr) = spawn(&[("TOKENMINT_SERVER__MAX_CONNECTIONS", "2")]).await;
     let mut idle = TcpStream::connect(&addr).await.unwrap();
     assert_eq!(get(&mut idle, "/healthz").await.status, 200);
-    let stream = TcpStream::connect(&addr).await.unwrap();
-    let executor = hyper_util::rt::TokioExecutor::new();
-    let (sender, connection) =
-        hyper::client::conn::http2::handshake(executor, hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let sender = h2c_client(&addr).await;
     let (mut body, request) = open_request(&addr, hyper::Method::POST, "/api/oauth/token");
     body.send_data(bytes::Bytes::from_static(b"grant_type="))
         .await
