@@ -311,7 +311,9 @@ fn extra_slots(
 
 /// 503 with `Retry-After`, in the error format of the route asked for.
 fn no_slot_for(path: &str, peer: SocketAddr, metrics: &Metrics) -> Response {
-    tracing::debug!(%peer, path, "HTTP/2 request refused: no stream slot or place for its address");
+    // A target past the head limits is not copied into the log.
+    let shown = if path.len() > 256 { "(too long)" } else { path };
+    tracing::debug!(%peer, path = shown, "HTTP/2 request refused: no stream slot or place for its address");
     metrics
         .connections_refused
         .with_label_values(&["streams"])
