@@ -146,7 +146,9 @@ fn is_ours_to_close(dir: &Path) -> bool {
     true
 }
 
-/// Sets `path` to `mode` when others (or its group) may use it now.
+/// Sets `path` to `mode` when others (or its group) may use it now. A file gone meanwhile
+/// needs nothing: another process beside this one may just have finished with a rollback
+/// journal it had seen.
 #[cfg(unix)]
 fn tighten(path: &Path, mode: u32) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
@@ -156,7 +158,10 @@ fn tighten(path: &Path, mode: u32) -> Result<(), StoreError> {
             path.display()
         ))
     };
-    let metadata = std::fs::symlink_metadata(path).map_err(failed)?;
+    let metadata = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        read => read.map_err(failed)?,
+    };
     if metadata.file_type().is_symlink() {
         // Following it could change the mode of something that is not the database's.
         tracing::warn!(path = %path.display(), "a symbolic link: its mode is left alone");
@@ -166,7 +171,10 @@ fn tighten(path: &Path, mode: u32) -> Result<(), StoreError> {
     if current == mode {
         return Ok(());
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(failed)?;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        set => set.map_err(failed)?,
+    }
     tracing::info!(
         path = %path.display(),
         from = %format!("{current:o}"),
@@ -200,6 +208,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(is_ours_to_close(dir.path()));
         assert_eq!(folder_of(Path::new("tokenmint.db")), None);
+    }
+
+    /// A journal seen in the folder and gone before its mode is set (another process finished
+    /// its transaction meanwhile) is no reason to refuse to open the database.
+    #[test]
+    fn a_file_gone_before_its_mode_is_set_needs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("tokenmint.db-journal");
+        assert!(tighten(&gone, FILE_MODE).is_ok());
     }
 
     #[test]
