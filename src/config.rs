@@ -302,9 +302,9 @@ impl Config {
     /// The configuration as TOML, with any password in `database.url` masked.
     pub fn to_masked_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
-        if let Some(masked) = masked_database_url(&shown.database.url) {
-            shown.database.url = masked;
-        } else if let Some(masked) = masked_unparsed_credentials(&shown.database.url) {
+        let url = &shown.database.url;
+        if let Some(masked) = masked_database_url(url).or_else(|| masked_unparsed_credentials(url))
+        {
             shown.database.url = masked;
         }
         toml::to_string(&shown)
