@@ -387,20 +387,8 @@ async fn an_h2c_connection_carries_no_more_requests_at_once_than_its_address_may
 {
     let (app, addr) = spawn(&[("TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
     let sender = h2c_client(&addr).await;
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        let (mut body, request) = open_request(&addr, hyper::Method::POST, "/api/oauth/token");
-        body.send_data(bytes::Bytes::from_static(b"grant_type="))
-            .await
-            .unwrap();
-        let answer = tokio::spawn(sender.clone().send_request(request));
-        held.push((body, answer));
-    }
-    // All three are in flight on the server, each waiting for the rest of its body.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (done, request) = open_request(&addr, hyper::Method::GET, "/healthz");
-    drop(done);
-    let refused = sender.clone().send_request(request).await.unwrap();
+    let mut held = hold_token_requests(&sender, &addr, 3).await;
+    let refused = get_over(&sender, &addr, "/healthz").await;
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body = http_body_util::BodyExt::collect(refused.into_body())
@@ -412,20 +400,64 @@ async fn an_h2c_connection_carries_no_more_requests_at_once_than_its_address_may
     let (body, answer) = held.pop().unwrap();
     drop(body);
     assert_eq!(answer.await.unwrap().unwrap().status(), 400);
-    let (done, request) = open_request(&addr, hyper::Method::GET, "/healthz");
-    drop(done);
-    let served = sender.clone().send_request(request).await.unwrap();
-    assert_eq!(served.status(), 200);
-    // Once every request has ended, a new connection from the address is served too.
+    assert_eq!(get_over(&sender, &addr, "/healthz").await.status(), 200);
+    // Once every request has ended, every place is back, no more and no fewer: three held
+    // again, and a fourth refused.
+    release(held).await;
+    let again = hold_token_requests(&sender, &addr, 3).await;
+    assert_eq!(get_over(&sender, &addr, "/healthz").await.status(), 503);
+    release(again).await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("tokenmint_connections_refused_total{reason=\"streams\"} 2"),
+        "{metrics}"
+    );
+}
+
+/// A held request: the sender of its open body, and its answer to come.
+type Held = (
+    http_body_util::channel::Sender<bytes::Bytes>,
+    tokio::task::JoinHandle<hyper::Result<hyper::Response<hyper::body::Incoming>>>,
+);
+
+/// `count` token requests on the h2c connection whose bodies stay open, each in flight on the
+/// server once this returns.
+async fn hold_token_requests(
+    sender: &hyper::client::conn::http2::SendRequest<http_body_util::Channel<bytes::Bytes>>,
+    addr: &str,
+    count: usize,
+) -> Vec<Held> {
+    let mut held = Vec::new();
+    for _ in 0..count {
+        let (mut body, request) = open_request(addr, hyper::Method::POST, "/api/oauth/token");
+        body.send_data(bytes::Bytes::from_static(b"grant_type="))
+            .await
+            .unwrap();
+        held.push((body, tokio::spawn(sender.clone().send_request(request))));
+    }
+    // hyper's client sends the streams in order and the server takes them in order; the
+    // pause lets the bodies' first bytes arrive too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    held
+}
+
+/// Ends each held request's body and waits for its answer (the grant refuses it: 400).
+async fn release(held: Vec<Held>) {
     for (body, answer) in held {
         drop(body);
         assert_eq!(answer.await.unwrap().unwrap().status(), 400);
     }
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains("tokenmint_connections_refused_total{reason=\"streams\"} 1"),
-        "{metrics}"
-    );
+}
+
+/// A GET with an empty body over the h2c connection.
+async fn get_over(
+    sender: &hyper::client::conn::http2::SendRequest<http_body_util::Channel<bytes::Bytes>>,
+    addr: &str,
+    path: &str,
+) -> hyper::Response<hyper::body::Incoming> {
+    let (done, request) = open_request(addr, hyper::Method::GET, path);
+    drop(done);
+    sender.clone().send_request(request).await.unwrap()
 }
 
 /// Stream slots are apart from connection slots: with every connection slot taken (one idle
@@ -437,17 +469,9 @@ async fn an_h2c_connection_carries_several_requests_while_every_connection_slot_
     let mut idle = TcpStream::connect(&addr).await.unwrap();
     assert_eq!(get(&mut idle, "/healthz").await.status, 200);
     let sender = h2c_client(&addr).await;
-    let (mut body, request) = open_request(&addr, hyper::Method::POST, "/api/oauth/token");
-    body.send_data(bytes::Bytes::from_static(b"grant_type="))
-        .await
-        .unwrap();
-    let held = tokio::spawn(sender.clone().send_request(request));
-    let (done, request) = open_request(&addr, hyper::Method::GET, "/healthz");
-    drop(done);
-    let second = sender.clone().send_request(request).await.unwrap();
-    assert_eq!(second.status(), 200);
-    drop(body);
-    assert_eq!(held.await.unwrap().unwrap().status(), 400);
+    let held = hold_token_requests(&sender, &addr, 1).await;
+    assert_eq!(get_over(&sender, &addr, "/healthz").await.status(), 200);
+    release(held).await;
 }
 
 /// Over HTTP/1.1 a connection carries one request at a time, even pipelined: with a cap of one
