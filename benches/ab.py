@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Two (or more) builds of tokenmint, alternated on the warm token endpoint: server CPU a token
-and tokens/s, round after round, then the median of each.
+"""Two (or more) builds of tokenmint, alternated on the warm token endpoint (or the webhook
+signing route): server CPU a request and requests/s, round after round, then the median of each.
 
 usage: python3 benches/ab.py BINARY BINARY [...] [--rounds N] [--seconds S] [--threads T]
+                             [--route token|webhook]
 
 On a shared machine the CPU time of one build moves ±8–15% between runs; alternating the builds
 in one session, each round running every build once, spreads that drift over all of them, so
@@ -11,7 +12,8 @@ machine; count instructions instead (benches/instructions.py). Each run: a fresh
 SQLite, `wrk -tT -c32` for 2 s of warm-up, then S seconds (default 5) measured from the server's
 /proc CPU time ÷ the tokens answered. T is wrk's threads: 1 by default; 2 is what benches/load.sh
 runs, where the load generator's two threads preempt the server's more often, so the server's CPU
-a token is higher and moves more. Needs wrk (apt).
+a token is higher and moves more. `--route webhook` measures a delivery worker's signing request
+instead (a `webhooks:sign` token and a 1 KiB payload, as benches/bench.py sends). Needs wrk (apt).
 """
 import argparse
 import json
@@ -19,13 +21,20 @@ import re
 import statistics
 import subprocess
 import tempfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from bench import basic, cpu_seconds, free_port, run_cli, server_env, wait_http
 
 
-def run_once(binary, seconds, threads):
-    """One server of `binary`, warmed up, then measured: (CPU µs a token, tokens/s)."""
+def lua_string(text):
+    """`text` as a Lua string literal."""
+    return json.dumps(text)
+
+
+def run_once(binary, seconds, threads, route):
+    """One server of `binary`, warmed up, then measured: (CPU µs a request, requests/s)."""
     folder = tempfile.mkdtemp(prefix="tokenmint-ab-")
     base, env = server_env(free_port())
 
@@ -34,17 +43,30 @@ def run_once(binary, seconds, threads):
 
     cli("migrate")
     cli("teams", "create", "acme")
-    key = json.loads(cli("keys", "create", "--team", "acme", "--label", "ab", "--json"))
-    script = Path(folder) / "token.lua"
-    script.write_text('wrk.method = "POST"\n'
-                      'wrk.body = "grant_type=client_credentials"\n'
-                      'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-                      f'wrk.headers["Authorization"] = "{basic(key["client_id"], key["client_secret"])}"\n')
+    scope = ["--scope", "webhooks:sign"] if route == "webhook" else []
+    key = json.loads(cli("keys", "create", "--team", "acme", "--label", "ab", *scope, "--json"))
+    authorization = basic(key["client_id"], key["client_secret"])
     server = subprocess.Popen([binary, "serve"], cwd=folder, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(base + "/readyz")
-        wrk = ["wrk", f"-t{threads}", "-c32", "-s", str(script), base + "/api/oauth/token"]
+        if route == "webhook":
+            form = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": base})
+            request = urllib.request.Request(base + "/api/oauth/token", form.encode(),
+                                             {"Authorization": authorization})
+            token = json.load(urllib.request.urlopen(request))["access_token"]
+            payload = json.dumps({"type": "monitor.down", "data": {"id": "mon_1", "note": "x" * 960}})
+            url = base + "/api/teams/acme/webhooks/sign"
+            body, content_type, authorization = json.dumps({"payload": payload}), "application/json", "Bearer " + token
+        else:
+            url = base + "/api/oauth/token"
+            body, content_type = "grant_type=client_credentials", "application/x-www-form-urlencoded"
+        script = Path(folder) / "load.lua"
+        script.write_text('wrk.method = "POST"\n'
+                          f"wrk.body = {lua_string(body)}\n"
+                          f'wrk.headers["Content-Type"] = {lua_string(content_type)}\n'
+                          f'wrk.headers["Authorization"] = {lua_string(authorization)}\n')
+        wrk = ["wrk", f"-t{threads}", "-c32", "-s", str(script), url]
         subprocess.run(wrk[:1] + ["-d2"] + wrk[1:], capture_output=True, check=True)
         before = cpu_seconds(server.pid)
         out = subprocess.run(wrk[:1] + [f"-d{seconds}"] + wrk[1:], capture_output=True,
@@ -66,20 +88,22 @@ def main():
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--route", choices=["token", "webhook"], default="token")
     args = parser.parse_args()
+    unit = "a token" if args.route == "token" else "a request"
     # Absolute: each server runs in its own folder.
     results = {str(Path(b).resolve()): [] for b in args.binaries}
     for round_ in range(1, args.rounds + 1):
         for binary in results:
-            cpu, rate = run_once(binary, args.seconds, args.threads)
+            cpu, rate = run_once(binary, args.seconds, args.threads, args.route)
             results[binary].append((cpu, rate))
-            print(f"round {round_}: {binary}: {cpu:.1f} µs a token, {rate:,.0f} tokens/s", flush=True)
+            print(f"round {round_}: {binary}: {cpu:.1f} µs {unit}, {rate:,.0f}/s", flush=True)
     print()
     for binary, runs in results.items():
         cpus = [cpu for cpu, _ in runs]
-        print(f"{binary}: median {statistics.median(cpus):.1f} µs a token "
+        print(f"{binary}: median {statistics.median(cpus):.1f} µs {unit} "
               f"(runs {min(cpus):.1f}–{max(cpus):.1f}), "
-              f"{statistics.median(rate for _, rate in runs):,.0f} tokens/s")
+              f"{statistics.median(rate for _, rate in runs):,.0f}/s")
 
 
 if __name__ == "__main__":

@@ -35,17 +35,28 @@ const VERIFIED_TTL: Duration = Duration::from_secs(300);
 ///
 /// A management caller sends the same token on every request (a webhook delivery worker, one
 /// per delivery), and its signature check is most of the request's cost. A token whose exact
-/// bytes verified before is taken from memory until its `exp` (and at most five minutes); the
-/// memory belongs to this verifier, which is rebuilt whenever the published keys change, so a
-/// revoked signing key's tokens are never found in it. Only successes are remembered.
+/// bytes verified before, for the same issuer and audience, is taken from memory until its
+/// `exp` (and at most five minutes); the memory belongs to this verifier, which is rebuilt
+/// whenever the published keys change, so a revoked signing key's tokens are never found in
+/// it. Only successes are remembered.
+///
+/// The memory is keyed by the token's text itself, compared whole on a hit, and hashed with
+/// foldhash (seeded at random for each process): only tokens whose signature verified are ever
+/// keys, so nobody can choose keys to collide, and a SHA-256 of the 700-byte token (the earlier
+/// key) cost more than anything else in a webhook signing request but the HTTP exchange.
 pub struct TokenVerifier {
     keys: HashMap<String, (DecodingKey, JwtAlgorithm)>,
-    verified: moka::sync::Cache<[u8; 32], Arc<Verified>>,
+    verified: VerifiedTokens,
 }
+
+type VerifiedTokens = moka::sync::Cache<Box<str>, Arc<Verified>, foldhash::quality::RandomState>;
 
 struct Verified {
     claims: Arc<Value>,
     exp: u64,
+    /// What the token was checked against: a hit needs the same.
+    issuer: Box<str>,
+    audience: Box<str>,
 }
 
 impl Default for TokenVerifier {
@@ -57,23 +68,11 @@ impl Default for TokenVerifier {
     }
 }
 
-fn verified_cache() -> moka::sync::Cache<[u8; 32], Arc<Verified>> {
+fn verified_cache() -> VerifiedTokens {
     moka::sync::Cache::builder()
         .max_capacity(VERIFIED_CAPACITY)
         .time_to_live(VERIFIED_TTL)
-        .build()
-}
-
-/// SHA-256 of the token and what it was checked against, so a hit needs the very same bytes.
-fn fingerprint(token: &str, issuer: &str, audience: &str) -> [u8; 32] {
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in [token, issuer, audience] {
-        context.update(&(part.len() as u64).to_be_bytes());
-        context.update(part.as_bytes());
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(context.finish().as_ref());
-    out
+        .build_with_hasher(foldhash::quality::RandomState::default())
 }
 
 impl TokenVerifier {
@@ -107,21 +106,22 @@ impl TokenVerifier {
         issuer: &str,
         audience: &str,
     ) -> Result<Arc<Value>, TokenError> {
-        let fingerprint = fingerprint(token, issuer, audience);
-        if let Some(known) = self.verified.get(&fingerprint) {
+        if let Some(known) = self.verified.get(token) {
             let now = jsonwebtoken::get_current_timestamp();
-            if now <= known.exp.saturating_add(LEEWAY_SECS) {
+            let same_check = *known.issuer == *issuer && *known.audience == *audience;
+            if same_check && now <= known.exp.saturating_add(LEEWAY_SECS) {
                 return Ok(Arc::clone(&known.claims));
             }
-            self.verified.invalidate(&fingerprint);
         }
         let claims = Arc::new(self.verify_signature(token, issuer, audience)?);
         if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
             let known = Arc::new(Verified {
                 claims: Arc::clone(&claims),
                 exp,
+                issuer: issuer.into(),
+                audience: audience.into(),
             });
-            self.verified.insert(fingerprint, known);
+            self.verified.insert(token.into(), known);
         }
         Ok(claims)
     }

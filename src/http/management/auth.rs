@@ -123,7 +123,7 @@ fn bearer_token(parts: &Parts) -> Result<&str, Problem> {
     match text.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
             let token = token.trim();
-            if token.is_empty() || !token.bytes().all(is_token68) {
+            if token.is_empty() || !all_token68(token.as_bytes()) {
                 return Err(Problem::invalid_token("the bearer token is malformed"));
             }
             Ok(token)
@@ -132,7 +132,38 @@ fn bearer_token(parts: &Parts) -> Result<&str, Problem> {
     }
 }
 
+/// Whether every byte is an RFC 6750 §2.1 `b64token` character. It looks at every byte rather
+/// than stopping at the first stranger, so the compiler checks 16 at a time (SSE2): a bearer
+/// token is some 700 bytes, and a byte at a time was 1% of a webhook signing request.
+fn all_token68(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |all, &b| all & is_token68(b))
+}
+
 /// RFC 6750 §2.1 `b64token` characters.
 fn is_token68(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_of_a_bearer_token_is_checked_wherever_it_sits() {
+        let alphabet = b"ABCXYZabcxyz0189-._~+/=";
+        let token: Vec<u8> = alphabet.iter().copied().cycle().take(700).collect();
+        assert!(all_token68(&token));
+        for stranger in (0..=255u8).filter(|&b| !is_token68(b)) {
+            for at in [0, 1, 15, 16, 17, 31, 32, 350, 698, 699] {
+                let mut bad = token.clone();
+                bad[at] = stranger;
+                assert!(!all_token68(&bad), "byte {stranger:#04x} at {at}");
+            }
+        }
+        assert_eq!(
+            (0..=255u8).filter(|&b| is_token68(b)).count(),
+            26 + 26 + 10 + 7,
+            "RFC 6750 §2.1: ALPHA, DIGIT and -._~+/ with = padding"
+        );
+    }
 }

@@ -192,3 +192,46 @@ fn a_new_verifier_remembers_nothing_of_the_old_one() {
         "the keys changed: the token is checked again"
     );
 }
+
+#[test]
+fn a_remembered_token_is_taken_from_memory_only_while_it_lives_and_for_its_own_check() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let token = sign(&keyring, 300, AUDIENCE);
+    verifier.verify(&token, ISSUER, AUDIENCE).unwrap();
+    assert!(verifier.verified.contains_key(token.as_str()), "remembered");
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{head}.{flipped}{}", &signature[1..]);
+    assert!(verifier.verify(&forged, ISSUER, AUDIENCE).is_err());
+    assert!(
+        !verifier.verified.contains_key(forged.as_str()),
+        "failures are not"
+    );
+
+    // A memory whose claims are marked: what verify answers shows where it came from.
+    let marked = Arc::new(json!({"marked": true}));
+    let remember = |exp: u64, issuer: &str, audience: &str| {
+        let known = Verified {
+            claims: Arc::clone(&marked),
+            exp,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        };
+        verifier
+            .verified
+            .insert(token.as_str().into(), Arc::new(known));
+    };
+    let now = jsonwebtoken::get_current_timestamp();
+    remember(now + 300, ISSUER, AUDIENCE);
+    assert_eq!(verifier.verify(&token, ISSUER, AUDIENCE).unwrap(), marked);
+    remember(now - LEEWAY_SECS - 5, ISSUER, AUDIENCE);
+    assert_ne!(
+        verifier.verify(&token, ISSUER, AUDIENCE).unwrap(),
+        marked,
+        "past its exp (and the leeway) the token is checked again"
+    );
+    remember(now + 300, "https://other.test", AUDIENCE);
+    assert_ne!(verifier.verify(&token, ISSUER, AUDIENCE).unwrap(), marked);
+    remember(now + 300, ISSUER, "https://other.test");
+    assert_ne!(verifier.verify(&token, ISSUER, AUDIENCE).unwrap(), marked);
+}
