@@ -458,8 +458,9 @@ def table(results):
             bound = f"{min(1e6 / r['cpu_us'], 1e6 / r['generator_cpu_us']):.0f}"
         else:
             bound = f"{cores * 1e6 / spent:.0f}"
+        versus = f"{r['rps'] / peer:.2f}×" if peer else "-"
         lines.append(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non_200']:.0f} | {rss} | {cpu} | "
-                     f"{generator} | {bound} | {(r['rps'] / peer) if peer else 0:.2f}{'×' if peer else ''} |")
+                     f"{generator} | {bound} | {versus} |")
     if "flood_rps" in rows.get("valid client during 500-conn wrong-secret flood", {}):
         f = rows["valid client during 500-conn wrong-secret flood"]
         lines.append(f"\nflood: {f['flood_rps']:.0f} wrong-secret requests/s answered (non-200: {f['flood_non_200']})")

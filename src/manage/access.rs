@@ -11,6 +11,7 @@
 //! management scope only if the caller holds it too, and `admin` only an admin can grant.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -18,7 +19,7 @@ use serde_json::Value;
 use crate::audit::Actor;
 use crate::domain::ClientId;
 use crate::oauth::OAuthError;
-use crate::oauth::grant::TokenIssuer;
+use crate::oauth::grant::{CREDENTIAL_FRESHNESS, KeyRead, TokenIssuer};
 use crate::oauth::scope::{
     self, ADMIN, KEYS_READ, KEYS_WRITE, WEBHOOKS_READ, WEBHOOKS_SIGN, WEBHOOKS_WRITE, is_management,
 };
@@ -61,22 +62,39 @@ pub async fn caller_of(
         .get("client_id")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("the token names no client_id"))?;
-    let gone = || invalid("the API key this token was issued to was deleted or has expired");
     // A malformed client_id names no key: the same answer as a deleted one.
-    let client_id = ClientId::parse(client_id).ok_or_else(gone)?;
-    let key = keys
-        .current_key(&client_id)
-        .await?
-        .filter(|key| !key.is_expired_at(now))
-        .ok_or_else(gone)?;
+    let client_id = ClientId::parse(client_id).ok_or_else(NotACaller::gone)?;
+    let read = live_key(keys, &client_id, now).await?;
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
     let scopes = scope::parse(scope).map_err(|_| invalid("the token's scope is malformed"))?;
     Ok(Caller {
-        client_id: key.client_id.clone(),
-        team: key.team.clone(),
+        client_id: read.key.client_id.clone(),
+        team: read.key.team.clone(),
         scopes,
         ip,
+        checked_at: read.read_at,
     })
+}
+
+/// The key `client_id` names as [`TokenIssuer::current_key`] reads it, if it exists and has not
+/// expired at `now`.
+async fn live_key(
+    keys: &TokenIssuer,
+    client_id: &ClientId,
+    now: DateTime<Utc>,
+) -> Result<KeyRead, NotACaller> {
+    keys.current_key(client_id)
+        .await?
+        .filter(|read| !read.key.is_expired_at(now))
+        .ok_or_else(NotACaller::gone)
+}
+
+impl NotACaller {
+    fn gone() -> Self {
+        Self::InvalidToken(
+            "the API key this token was issued to was deleted or has expired".to_string(),
+        )
+    }
 }
 
 /// The caller of a management request, as its verified access token says.
@@ -89,6 +107,8 @@ pub struct Caller {
     pub scopes: Vec<String>,
     /// Where the request came from (for the audit log).
     pub ip: IpAddr,
+    /// When the read that found the caller's key began (see [`Caller::still_holds`]).
+    pub checked_at: Instant,
 }
 
 /// A refusal: RFC 6750 §3.1 `insufficient_scope`.
@@ -101,6 +121,25 @@ pub struct Denied {
 }
 
 impl Caller {
+    /// Whether an answer that gives the caller something without writing (a webhook
+    /// signature, a listing) may still leave: as a token, only if the caller's key was seen within
+    /// [`CREDENTIAL_FRESHNESS`], so no deletion that has returned, on any node, committed before
+    /// that read began; else the key is read again (`now` for its expiry). A request that
+    /// waited after its check — for the database, say — while its key was deleted is refused
+    /// rather than answered after the deletion returned. Writes need none of this: the key is
+    /// checked again inside their transaction (`store::sql::queries::begin_audited`).
+    pub async fn still_holds(
+        &self,
+        keys: &TokenIssuer,
+        now: DateTime<Utc>,
+    ) -> Result<(), NotACaller> {
+        if self.checked_at.elapsed() < CREDENTIAL_FRESHNESS {
+            return Ok(());
+        }
+        let client_id = ClientId::parse(&self.client_id).ok_or_else(NotACaller::gone)?;
+        live_key(keys, &client_id, now).await.map(|_| ())
+    }
+
     fn holds(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
@@ -279,6 +318,7 @@ mod tests {
             team: team.into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             ip: "127.0.0.1".parse().unwrap(),
+            checked_at: Instant::now(),
         }
     }
 

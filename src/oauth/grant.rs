@@ -19,7 +19,7 @@ mod authenticate;
 mod lease;
 
 use authenticate::ReadCredential;
-pub use authenticate::{CREDENTIAL_FRESHNESS, DELETION_SETTLES};
+pub use authenticate::{CREDENTIAL_FRESHNESS, DELETION_SETTLES, KeyRead};
 
 use std::borrow::Cow;
 use std::collections::HashSet;

@@ -25,7 +25,7 @@ pub async fn team(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<Page<AuditEventView>>, Problem> {
     caller.may_read_keys(&team)?;
-    events(&state, Some(team), params).await
+    events(&state, &caller, Some(team), params).await
 }
 
 /// Every audit event, newest first: teams, API keys, signing keys and the master key.
@@ -38,11 +38,12 @@ pub async fn all(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<Page<AuditEventView>>, Problem> {
     caller.may_administer()?;
-    events(&state, None, params).await
+    events(&state, &caller, None, params).await
 }
 
 async fn events(
     state: &Management,
+    caller: &Caller,
     team: Option<String>,
     params: PageParams,
 ) -> Result<Json<Page<AuditEventView>>, Problem> {
@@ -57,6 +58,7 @@ async fn events(
         limit: Some(limit + 1),
     };
     let rows = manage::list_audit(state.store.as_ref(), &query).await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     let page = pages::page(rows, limit, |e| pages::encode("audit", &e.id));
     Ok(Json(page.map(AuditEventView::from)))
 }

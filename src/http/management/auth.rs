@@ -37,19 +37,23 @@ where
         let issuer = &state.config.server.issuer;
         let verifier = &state.keyring.get().verifier;
         let now = state.clock.now();
-        let caller = access::caller_of(&state.keys, verifier, issuer, token, ip, now)
-            .await
-            .map_err(|refusal| match refusal {
-                NotACaller::InvalidToken(reason) => Problem::invalid_token(reason),
-                NotACaller::Unreadable(OAuthError::TemporarilyUnavailable(detail)) => Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    detail,
-                ),
-                NotACaller::Unreadable(error) => super::problem::internal(&error),
-            })?;
+        let caller = access::caller_of(&state.keys, verifier, issuer, token, ip, now).await?;
         tracing::Span::current().record("client_id", caller.client_id.as_str());
         Ok(caller)
+    }
+}
+
+impl From<NotACaller> for Problem {
+    fn from(refusal: NotACaller) -> Self {
+        match refusal {
+            NotACaller::InvalidToken(reason) => Problem::invalid_token(reason),
+            NotACaller::Unreadable(OAuthError::TemporarilyUnavailable(detail)) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                detail,
+            ),
+            NotACaller::Unreadable(error) => super::problem::internal(&error),
+        }
     }
 }
 

@@ -196,6 +196,7 @@ pub async fn list(
         limit: Some(limit + 1),
     };
     let rows = manage::list_api_keys(state.store.as_ref(), &team, &query).await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     let page = pages::page(rows, limit, |key| {
         let at = match order {
             ApiKeyOrder::CreatedAt => Some(key.created_at),
@@ -221,6 +222,7 @@ pub async fn get(
 ) -> Result<Json<ApiKeyView>, Problem> {
     caller.may_read_keys(&team)?;
     let key = manage::get_api_key(state.store.as_ref(), &team, &client_id).await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     Ok(Json(ApiKeyView::at(key, state.clock.now())))
 }
 

@@ -24,6 +24,7 @@ pub async fn list(
 ) -> Result<Json<Page<SigningKeyInfo>>, Problem> {
     caller.may_administer()?;
     let items = state.signing.list(state.clock.now()).await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     Ok(Json(Page {
         items,
         next_cursor: None,

@@ -63,6 +63,7 @@ pub async fn list(
         .map(|c| pages::decode("teams", &c))
         .transpose()?;
     let rows = manage::list_teams(state.store.as_ref(), after.as_deref(), Some(limit + 1)).await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     let page = pages::page(rows, limit, |t| pages::encode("teams", &t.slug));
     Ok(Json(page.map(TeamView::from)))
 }
@@ -81,7 +82,7 @@ pub async fn get(
     Path(team): Path<String>,
 ) -> Result<Json<TeamView>, Problem> {
     caller.may_read_keys(&team)?;
-    Ok(Json(
-        manage::get_team(state.store.as_ref(), &team).await?.into(),
-    ))
+    let found = manage::get_team(state.store.as_ref(), &team).await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
+    Ok(Json(found.into()))
 }

@@ -105,7 +105,9 @@ pub struct SignRequest {
 }
 
 /// Signs a delivery with the team's secrets (both during an overlap) and answers the three
-/// Standard Webhooks headers to send with it. The caller never sees a secret.
+/// Standard Webhooks headers to send with it. The caller never sees a secret. A signature
+/// leaves only while the caller's key is known to exist, as a token does (see
+/// [`Caller::still_holds`]): once a deletion of the worker's key has returned, it signs nothing.
 #[utoipa::path(post, path = "/api/teams/{team}/webhooks/sign", operation_id = "sign_webhook", tag = "webhook secrets",
     params(("team" = String, Path, description = "Team slug")),
     request_body = SignRequest,
@@ -132,6 +134,7 @@ pub async fn sign(
             state.clock.now(),
         )
         .await?;
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     Ok(Json(headers))
 }
 

@@ -36,6 +36,15 @@ pub const CREDENTIAL_FRESHNESS: Duration = Duration::from_millis(250);
 pub const DELETION_SETTLES: Duration =
     CREDENTIAL_FRESHNESS.saturating_add(Duration::from_millis(50));
 
+/// An API key as the management API reads it ([`TokenIssuer::current_key`]), and when that
+/// read began: an answer may rest on it, as a token may, only while it is younger than
+/// [`CREDENTIAL_FRESHNESS`].
+#[derive(Debug, Clone)]
+pub struct KeyRead {
+    pub key: Arc<StoredCredential>,
+    pub read_at: Instant,
+}
+
 /// A credential as read from the store, and when that read began.
 pub(super) struct ReadCredential {
     /// The Client ID the key was read by.
@@ -309,13 +318,13 @@ impl TokenIssuer {
     /// signature, only from a read still younger than [`CREDENTIAL_FRESHNESS`] (503 when the
     /// database took longer). For the management API's check that a token's key still exists:
     /// a key whose deletion returned (on any node) before the check is not found.
-    pub async fn current_key(
-        &self,
-        client_id: &ClientId,
-    ) -> Result<Option<Arc<StoredCredential>>, OAuthError> {
+    pub async fn current_key(&self, client_id: &ClientId) -> Result<Option<KeyRead>, OAuthError> {
         match self.read_credential(client_id).await? {
             Some(read) if !read.is_fresh() => Err(self.database_error("timeout")),
-            found => Ok(found.map(|read| read.key)),
+            found => Ok(found.map(|read| KeyRead {
+                key: read.key,
+                read_at: read.read_at,
+            })),
         }
     }
 

@@ -88,11 +88,32 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                }
+                let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await else {
+                    return;
+                };
+                // A test that failed may leave its server in the middle of a transaction on
+                // its runtime, which no longer runs: DROP SCHEMA would wait for its locks for
+                // ever and hang the suite instead of failing the test. Its connections go
+                // first, and the DROP waits 10 s at most (the schema then stays behind).
+                let _ = sqlx::query(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                     JOIN pg_class c ON c.oid = l.relation \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                )
+                .bind(&schema)
+                .execute(&pool)
+                .await;
+                let mut connection = match pool.acquire().await {
+                    Ok(connection) => connection,
+                    Err(_) => return,
+                };
+                let _ = sqlx::query("SET lock_timeout = '10s'")
+                    .execute(&mut *connection)
+                    .await;
+                let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&mut *connection)
+                    .await;
             });
         })
         .join();

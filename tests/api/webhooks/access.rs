@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::{caller, reveal, sign};
-use crate::helpers::TestApp;
+use crate::helpers::{Key, TestApp};
 
 async fn webhook_secrets_are_kept_within_their_team_and_scope(app: TestApp) {
     let (_, keys_writer) = caller(&app, "acme", &["keys:write"]).await;
@@ -168,3 +168,119 @@ backend_tests!(
     bad_sign_and_rotate_input_is_a_400_problem,
     every_reveal_rotation_and_revocation_is_audited_without_the_secret,
 );
+
+/// The attack the token endpoint already resists, on the routes that answer without writing:
+/// a caller's request is checked, then waits for the database — here for `table`, which this
+/// test holds locked on PostgreSQL — while the caller's key is deleted through the API. Once
+/// the deletion has returned, the waiting request gets nothing (401), while a kept caller's
+/// request, waiting beside it, is answered. `request` sends one request with a token.
+async fn a_deleted_callers_waiting_request_gets_nothing<F, Fut>(
+    app: &TestApp,
+    table: &str,
+    victim: (&Key, &str),
+    kept: &str,
+    request: F,
+) where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response> + Send + 'static,
+{
+    use sqlx::Connection;
+    use std::time::{Duration, Instant};
+    let (_, deleter) = caller(app, "ops", &["admin"]).await;
+    let mut holder = sqlx::PgConnection::connect(app.database_url())
+        .await
+        .unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let send = |token: &str| {
+        let response = request(token.to_string());
+        tokio::spawn(async move {
+            let response = response.await;
+            let status = response.status().as_u16();
+            (Instant::now(), status, response.text().await.unwrap())
+        })
+    };
+    let waiting = send(victim.1);
+    let kept = send(kept);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !waiting.is_finished() && !kept.is_finished(),
+        "both requests wait for {table}"
+    );
+    let path = format!(
+        "/api/teams/{}/keys/{}",
+        victim.0.json["team"].as_str().unwrap(),
+        victim.0.client_id
+    );
+    let deleted = app.api(Method::DELETE, &path, Some(&deleter), None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    let deleted_at = Instant::now();
+    held.commit().await.unwrap();
+    let (answered_at, status, body) = waiting.await.unwrap();
+    assert!(
+        answered_at > deleted_at,
+        "answered after the deletion returned"
+    );
+    assert_eq!(
+        status, 401,
+        "{table}: answered after the deletion returned: {body}"
+    );
+    assert!(body.contains("invalid_token"), "{body}");
+    let (_, status, body) = kept.await.unwrap();
+    assert_eq!(
+        status, 200,
+        "{table}: the kept caller waited as long and is answered: {body}"
+    );
+}
+
+/// A delivery worker whose signing request waits (the node's memory of the team's secrets,
+/// `signing.refresh`, has run out, so it reads them) while its key is deleted gets no
+/// signature; nor does an admin whose listing of the signing keys waits.
+#[tokio::test]
+async fn a_caller_deleted_while_its_request_waits_gets_no_signature_and_no_listing() {
+    use crate::helpers::Backend;
+    let app = TestApp::spawn_with(Backend::Postgres, &[("TOKENMINT_SIGNING__REFRESH", "1s")]).await;
+    let (worker, worker_token) = caller(&app, "acme", &["webhooks:sign"]).await;
+    let (_, kept_worker) = caller(&app, "acme", &["webhooks:sign"]).await;
+    for token in [&worker_token, &kept_worker] {
+        sign(&app, "acme", token, json!({"payload": "warm"})).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let url = format!("{}/api/teams/acme/webhooks/sign", app.base);
+    let http = app.http.clone();
+    let signing = move |token: String| {
+        let request = http
+            .post(&url)
+            .bearer_auth(token)
+            .json(&json!({"payload": "{\"after\":\"the deletion\"}"}));
+        async move { request.send().await.unwrap() }
+    };
+    a_deleted_callers_waiting_request_gets_nothing(
+        &app,
+        "webhook_secrets",
+        (&worker, &worker_token),
+        &kept_worker,
+        signing,
+    )
+    .await;
+
+    let (admin, admin_token) = caller(&app, "ops", &["admin"]).await;
+    let (_, kept_admin) = caller(&app, "ops", &["admin"]).await;
+    let url = format!("{}/api/admin/signing-keys", app.base);
+    let http = app.http.clone();
+    let listing = move |token: String| {
+        let request = http.get(&url).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    a_deleted_callers_waiting_request_gets_nothing(
+        &app,
+        "signing_keys",
+        (&admin, &admin_token),
+        &kept_admin,
+        listing,
+    )
+    .await;
+}
