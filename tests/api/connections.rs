@@ -414,6 +414,36 @@ async fn an_h2c_connection_carries_no_more_requests_at_once_than_its_address_may
     );
 }
 
+/// A request whose body never ends is answered 408 at the request timeout (10 s), and its
+/// stream slot comes back with the answer: with a cap of 3, a connection whose three requests
+/// were cut that way carries three again, and refuses a fourth.
+#[tokio::test]
+async fn an_h2c_request_cut_at_the_request_timeout_gives_its_stream_slot_back() {
+    let (_app, addr) = spawn(&[("TOKENMINT_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
+    let sender = h2c_client(&addr).await;
+    let held = hold_token_requests(&sender, &addr, 3).await;
+    assert_eq!(get_over(&sender, &addr, "/healthz").await.status(), 503);
+    let mut open_bodies = Vec::new();
+    for (body, answer) in held {
+        open_bodies.push(body);
+        let answer = tokio::time::timeout(Duration::from_secs(20), answer)
+            .await
+            .expect("answered at the request timeout")
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer.status(), 408);
+    }
+    assert_eq!(get_over(&sender, &addr, "/healthz").await.status(), 200);
+    let again = hold_token_requests(&sender, &addr, 3).await;
+    assert!(
+        again.iter().all(|(_, answer)| !answer.is_finished()),
+        "three requests are in flight again: no place was kept by a request cut at the timeout"
+    );
+    assert_eq!(get_over(&sender, &addr, "/healthz").await.status(), 503);
+    release(again).await;
+    drop(open_bodies);
+}
+
 /// A held request: the sender of its open body, and its answer to come.
 type Held = (
     http_body_util::channel::Sender<bytes::Bytes>,
