@@ -48,7 +48,7 @@ pub enum StoreError {
     #[error("cannot open the database: {0}")]
     Open(String),
     /// The key a management request came with was deleted before its change could be made.
-    #[error("the API key {0} no longer exists")]
+    #[error("the API key {0} was deleted or has expired")]
     ActorGone(String),
 }
 

@@ -23,7 +23,8 @@ impl Backend for Postgres {
     }
 
     const BEGIN_WRITE: &'static str = "BEGIN";
-    const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1";
+    const ACTING_KEY_SQL: &'static str =
+        "SELECT 1 FROM api_keys WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)";
     /// Advisory locks, keyed by the Client ID, held until the transaction ends: a key's writes
     /// share it, its deletion takes it alone.
     const ACTING_KEY_LOCK_SQL: Option<&'static str> = Some(

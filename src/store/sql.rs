@@ -55,8 +55,9 @@ pub(super) trait Backend: Database {
     /// so that what the transaction reads first is still so when it writes.
     const BEGIN_WRITE: &'static str;
 
-    /// Whether the acting key (`$1`, a Client ID) still exists, read inside a write's
-    /// transaction once [`Backend::ACTING_KEY_LOCK_SQL`] is held.
+    /// Whether the acting key (`$1`, a Client ID) still exists and has not expired at the
+    /// write's time (`$2`), read inside a write's transaction once
+    /// [`Backend::ACTING_KEY_LOCK_SQL`] is held.
     const ACTING_KEY_SQL: &'static str;
 
     /// Taken, with the Client ID as `$1`, by a write a key's request makes, before it reads

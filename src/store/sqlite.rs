@@ -41,7 +41,8 @@ impl Backend for Sqlite {
     }
 
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    const ACTING_KEY_SQL: &'static str = "SELECT 1 FROM api_keys WHERE client_id = $1";
+    const ACTING_KEY_SQL: &'static str =
+        "SELECT 1 FROM api_keys WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)";
     /// The write lock, taken at `BEGIN IMMEDIATE`, keeps every other writer out until commit.
     const ACTING_KEY_LOCK_SQL: Option<&'static str> = None;
     const DELETION_LOCK_SQL: Option<&'static str> = None;

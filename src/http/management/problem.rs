@@ -170,9 +170,9 @@ impl From<StoreError> for Problem {
                 format!("{what} already exists"),
             ),
             StoreError::NotFound(what) => Self::not_found(format!("{what} does not exist")),
-            StoreError::ActorGone(_) => {
-                Self::invalid_token("the API key this token was issued to no longer exists")
-            }
+            StoreError::ActorGone(_) => Self::invalid_token(
+                "the API key this token was issued to was deleted or has expired",
+            ),
             other => internal(&other),
         }
     }

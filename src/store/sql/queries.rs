@@ -93,7 +93,8 @@ pub(super) fn constraint_error(error: sqlx::Error, what: &str, parent: &str) -> 
 }
 
 /// Begins a write's transaction; when `audit` names an acting key, only if that key still
-/// exists, holding the key's side of the deletion lock until the commit (PostgreSQL: an
+/// exists and has not expired at the event's time, holding the key's side of the deletion lock
+/// until the commit (PostgreSQL: an
 /// advisory lock, [`Backend::ACTING_KEY_LOCK_SQL`]; SQLite: the write lock), so that a
 /// deletion of the key comes wholly before the write, which then finds the key gone, or wholly
 /// after it.
@@ -105,9 +106,11 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
     let mut tx = pool.begin_with(DB::BEGIN_WRITE).await?;
-    if let Some(key) = audit.and_then(|event| event.acting_key.as_deref()) {
+    let acting = audit.and_then(|event| Some((event.acting_key.as_deref()?, event.at)));
+    if let Some((key, at)) = acting {
         if let Some(lock) = DB::ACTING_KEY_LOCK_SQL {
             sqlx::query(lock)
                 .bind(key.to_string())
@@ -116,6 +119,7 @@ where
         }
         let found = sqlx::query(DB::ACTING_KEY_SQL)
             .bind(key.to_string())
+            .bind(at)
             .fetch_optional(&mut *tx)
             .await?;
         if found.is_none() {

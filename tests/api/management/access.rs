@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{AUDIENCE, ISSUER, TestApp, basic};
+use crate::helpers::{AUDIENCE, ISSUER, Key, TestApp, basic};
 use crate::token_errors::assert_oauth_error;
 
 async fn keys_write_of_one_team_gets_403_on_another_teams_keys(app: TestApp) {
@@ -307,9 +307,10 @@ async fn a_body_trickled_in_across_a_deletion_is_refused_on_every_route(app: Tes
 }
 
 /// A management request judged while its key existed, whose change reaches the database only
-/// after the key's deletion, changes nothing: its transaction finds the key gone (and on
-/// PostgreSQL holds the key's row, so that a deletion in between waits for the change). The
-/// library is driven directly: over HTTP the window is too narrow to hit on demand.
+/// after the key's deletion or past its expiry, changes nothing: its transaction finds the key
+/// gone or expired (and on PostgreSQL holds the key's side of its deletion lock, so that a
+/// deletion in between waits for the change). The library is driven directly: over HTTP the
+/// window is too narrow to hit on demand.
 async fn a_change_reaching_the_database_after_its_keys_deletion_is_refused(app: TestApp) {
     use tokenmint::audit::Actor;
     use tokenmint::manage::{ManageError, create_team};
@@ -334,11 +335,51 @@ async fn a_change_reaching_the_database_after_its_keys_deletion_is_refused(app: 
     );
     let created = create_team(store.as_ref(), &acting(&kept.client_id), "kept", None, now).await;
     assert!(created.is_ok(), "{created:?}");
+    // A key that expires: a change made at a time past its expiry is refused the same way,
+    // one made before it goes through.
+    let expiring = Key::from_json(
+        app.cli_json(&[
+            "keys",
+            "create",
+            "--team",
+            "ops",
+            "--label",
+            "expiring",
+            "--scope",
+            "admin",
+            "--expires-in",
+            "1h",
+        ])
+        .await,
+    );
+    let later = now + chrono::TimeDelta::hours(2);
+    let late = create_team(
+        store.as_ref(),
+        &acting(&expiring.client_id),
+        "late",
+        None,
+        later,
+    )
+    .await;
+    assert!(
+        matches!(late, Err(ManageError::Store(StoreError::ActorGone(_)))),
+        "{late:?}"
+    );
+    let early = create_team(
+        store.as_ref(),
+        &acting(&expiring.client_id),
+        "early",
+        None,
+        now,
+    )
+    .await;
+    assert!(early.is_ok(), "{early:?}");
     let teams = app.cli_ok(&["teams", "list"]).await;
     assert!(
-        !teams.contains("ghost") && teams.contains("kept"),
+        !teams.contains("ghost") && !teams.contains("late"),
         "{teams}"
     );
+    assert!(teams.contains("kept") && teams.contains("early"), "{teams}");
     // Over HTTP the same refusal is the deleted key's 401.
     let problem = tokenmint::http::management::problem::Problem::from(StoreError::ActorGone(
         gone.client_id.clone(),
