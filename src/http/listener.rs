@@ -271,16 +271,21 @@ fn service(
         let extra = if activity.in_flight() > 0 {
             extra_slots(&shared, peer).map(Some)
         } else {
-            Some(None)
+            Ok(None)
         };
         let answer = match extra {
-            Some(extra) => {
+            Ok(extra) => {
                 request.extensions_mut().insert(ConnectInfo(peer));
                 let in_progress = activity.request_started();
                 let answer = shared.router.clone().oneshot(request.map(Body::new));
                 Ok((answer, in_progress, extra))
             }
-            None => Err(no_slot_for(request.uri().path(), peer, &shared.metrics)),
+            Err(full) => Err(no_slot_for(
+                request.uri().path(),
+                peer,
+                full,
+                &shared.metrics,
+            )),
         };
         async move {
             match answer {
@@ -295,25 +300,29 @@ fn service(
     })
 }
 
-/// A slot and a place in the peer's count for one more request in flight, if both are free.
+/// A slot and a place in the peer's count for one more request in flight, if both are free;
+/// else which of the two limits is reached (for the log).
 fn extra_slots(
     shared: &Shared,
     peer: SocketAddr,
-) -> Option<(OwnedSemaphorePermit, Option<PeerSlot>)> {
+) -> Result<(OwnedSemaphorePermit, Option<PeerSlot>), &'static str> {
     let place = match shared.peers.admit(peer.ip()) {
         Admission::Counted(place) => Some(place),
         Admission::Exempt => None,
-        Admission::Refused => return None,
+        Admission::Refused => return Err("server.max_connections_per_address"),
     };
-    let slot = Arc::clone(&shared.stream_slots).try_acquire_owned().ok()?;
-    Some((slot, place))
+    let slot = Arc::clone(&shared.stream_slots)
+        .try_acquire_owned()
+        .map_err(|_| "server.max_connections (stream slots)")?;
+    Ok((slot, place))
 }
 
-/// 503 with `Retry-After`, in the error format of the route asked for.
-fn no_slot_for(path: &str, peer: SocketAddr, metrics: &Metrics) -> Response {
+/// 503 with `Retry-After`, in the error format of the route asked for. `full` names the limit
+/// that was reached.
+fn no_slot_for(path: &str, peer: SocketAddr, full: &str, metrics: &Metrics) -> Response {
     // A target past the head limits is not copied into the log.
     let shown = if path.len() > 256 { "(too long)" } else { path };
-    tracing::debug!(%peer, path = shown, "HTTP/2 request refused: no stream slot or place for its address");
+    tracing::debug!(%peer, path = shown, limit = full, "HTTP/2 request refused: a request beyond the first in flight on its connection found its limit reached");
     metrics
         .connections_refused
         .with_label_values(&["streams"])
