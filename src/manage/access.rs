@@ -73,6 +73,7 @@ pub async fn caller_of(
         scopes,
         ip,
         checked_at: read.read_at,
+        expires_at: read.key.expires_at,
     })
 }
 
@@ -109,6 +110,8 @@ pub struct Caller {
     pub ip: IpAddr,
     /// When the read that found the caller's key began (see [`Caller::still_holds`]).
     pub checked_at: Instant,
+    /// When the caller's key expires, as that read found it.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A refusal: RFC 6750 §3.1 `insufficient_scope`.
@@ -124,7 +127,7 @@ impl Caller {
     /// Whether an answer that gives the caller something without writing (a webhook
     /// signature, a listing) may still leave: as a token, only if the caller's key was seen within
     /// [`CREDENTIAL_FRESHNESS`], so no deletion that has returned, on any node, committed before
-    /// that read began; else the key is read again (`now` for its expiry). A request that
+    /// that read began, and has not expired at `now` since; else the key is read again. A request that
     /// waited after its check — for the database, say — while its key was deleted is refused
     /// rather than answered after the deletion returned. Writes need none of this: the key is
     /// checked again inside their transaction (`store::sql::queries::begin_audited`).
@@ -133,6 +136,10 @@ impl Caller {
         keys: &TokenIssuer,
         now: DateTime<Utc>,
     ) -> Result<(), NotACaller> {
+        let expired = self.expires_at.is_some_and(|at| at <= now);
+        if expired {
+            return Err(NotACaller::gone());
+        }
         if self.checked_at.elapsed() < CREDENTIAL_FRESHNESS {
             return Ok(());
         }
@@ -319,6 +326,7 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             ip: "127.0.0.1".parse().unwrap(),
             checked_at: Instant::now(),
+            expires_at: None,
         }
     }
 

@@ -27,8 +27,10 @@ pub enum TokenError {
 
 /// Seconds a token is still accepted after its `exp`, for clock skew.
 const LEEWAY_SECS: u64 = 30;
-/// How many verified tokens are remembered, and for how long at most.
-const VERIFIED_CAPACITY: u64 = 10_000;
+/// How much of verified tokens is remembered, and for how long at most: a token counts twice
+/// its length (its text, and its claims beside it), so some 10,000 tokens of the usual 700
+/// bytes, and fewer of long ones (a key with many scopes), whose memory stays as bounded.
+const VERIFIED_BYTES: u64 = 16 << 20;
 const VERIFIED_TTL: Duration = Duration::from_secs(300);
 
 /// The published keys, ready to verify with, and the tokens they verified lately.
@@ -69,8 +71,9 @@ impl Default for TokenVerifier {
 }
 
 fn verified_cache() -> VerifiedTokens {
-    moka::sync::Cache::builder()
-        .max_capacity(VERIFIED_CAPACITY)
+    moka::sync::Cache::<Box<str>, Arc<Verified>>::builder()
+        .max_capacity(VERIFIED_BYTES)
+        .weigher(|token, _| u32::try_from(token.len().saturating_mul(2)).unwrap_or(u32::MAX))
         .time_to_live(VERIFIED_TTL)
         .build_with_hasher(foldhash::quality::RandomState::default())
 }

@@ -294,6 +294,8 @@ pub async fn update(
         now,
     )
     .await?;
+    // New limits waited for the token path's leases after the commit (as a roll does).
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     Ok(Json(ApiKeyView::at(key, now)))
 }
 

@@ -57,6 +57,9 @@ pub async fn roll(
         now,
     )
     .await?;
+    // The roll waited for the token path's leases after its commit; a deletion of the caller's
+    // own key in that time may have returned first, and then the new secret does not leave.
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     let mut response = Json(RolledKeyView::at(rolled, now)).into_response();
     no_store(&mut response);
     Ok(response)

@@ -58,6 +58,9 @@ pub async fn rotate(
         .rotate(now, request.now, &caller.actor())
         .await?;
     reload(&state).await;
+    // A rotation with nothing to do (a key already pending) writes nothing, so no transaction
+    // checked the caller's key: the answer leaves only while the key is known to exist.
+    caller.still_holds(&state.keys, state.clock.now()).await?;
     Ok(Json(rotation))
 }
 

@@ -312,3 +312,27 @@ async fn a_rate_set_while_a_signature_was_retried_holds_the_retry_to_it() {
         "the retry read the new rate and is held to it: {refused:?}"
     );
 }
+
+#[tokio::test]
+async fn a_management_caller_whose_key_expires_after_its_check_is_answered_nothing() {
+    let created = crate::store::now();
+    let setup = setup(created, &[created]).await;
+    let client_id = crate::domain::ClientId::parse(&setup.client_id).unwrap();
+    let read = setup.issuer.current_key(&client_id).await.unwrap().unwrap();
+    let caller = crate::manage::access::Caller {
+        client_id: setup.client_id.clone(),
+        team: "acme".into(),
+        scopes: vec!["admin".into()],
+        ip: Ipv4Addr::LOCALHOST.into(),
+        checked_at: read.read_at,
+        expires_at: read.key.expires_at,
+    };
+    // Checked a moment ago, so the key is not read again: its expiry, as read, still counts.
+    let before = created + chrono::Duration::minutes(59);
+    let after = created + chrono::Duration::minutes(61);
+    assert!(caller.still_holds(&setup.issuer, before).await.is_ok());
+    assert!(
+        caller.still_holds(&setup.issuer, after).await.is_err(),
+        "an answer after the key expired must not leave"
+    );
+}

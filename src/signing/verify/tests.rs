@@ -235,3 +235,29 @@ fn a_remembered_token_is_taken_from_memory_only_while_it_lives_and_for_its_own_c
     remember(now + 300, ISSUER, "https://other.test");
     assert_ne!(verifier.verify(&token, ISSUER, AUDIENCE).unwrap(), marked);
 }
+
+#[test]
+fn the_memory_of_verified_tokens_is_bounded_in_bytes_not_only_in_tokens() {
+    let (keyring, verifier, _) = setup(Algorithm::Es256);
+    let now = chrono::Utc::now().timestamp();
+    let scope = "s".repeat(8 * 1024);
+    for n in 0..2_000 {
+        let claims = json!({"iss": ISSUER, "sub": "dh_live_x", "aud": AUDIENCE, "iat": now,
+            "exp": now + 600, "jti": n, "scope": scope});
+        let token = keyring
+            .current
+            .as_ref()
+            .unwrap()
+            .sign_jwt(claims.to_string().as_bytes())
+            .unwrap();
+        verifier.verify(&token, ISSUER, AUDIENCE).unwrap();
+    }
+    verifier.verified.run_pending_tasks();
+    let remembered: u64 = verifier.verified.iter().map(|(t, _)| t.len() as u64).sum();
+    assert!(remembered > 0, "verified tokens are remembered");
+    // 2,000 tokens of 11 KiB would be 22 MiB of text alone.
+    assert!(
+        remembered * 2 <= VERIFIED_BYTES,
+        "{remembered} bytes of tokens remembered"
+    );
+}

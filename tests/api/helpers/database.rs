@@ -99,7 +99,9 @@ impl Drop for TestDb {
                     "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
                      JOIN pg_class c ON c.oid = l.relation \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                     WHERE n.nspname = $1 AND l.pid <> pg_backend_pid() \
+                     AND l.database = (SELECT oid FROM pg_database \
+                                       WHERE datname = current_database())",
                 )
                 .bind(&schema)
                 .execute(&pool)

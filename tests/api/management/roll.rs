@@ -372,7 +372,57 @@ async fn a_request_waiting_with_the_old_secret_gets_no_token_after_finish(app: T
     panic!("in three runs the old secret's request was never answered after the finish began");
 }
 
+/// A roll commits, then waits for the token path's leases before it answers. If the caller's
+/// own key is deleted in that wait, the new secret is not shown (401): the deletion may return
+/// before the roll's answer would have left. The roll itself stands, the previous secret keeps
+/// working through its overlap, and the key's owner can roll again.
+async fn a_roll_whose_callers_key_is_deleted_before_it_answers_shows_no_secret(app: TestApp) {
+    let admin = app.admin_key().await;
+    let admin_token = app.management_token(&admin, None).await;
+    let roller = app.create_key_in("acme", &["keys:write"]).await;
+    let roller_token = app.management_token(&roller, None).await;
+    let victim = app.create_key(&[]).await;
+    let rolling = async {
+        let rolled = roll(&app, &roller_token, &victim, None).await;
+        (Instant::now(), rolled)
+    };
+    let deleting = async {
+        let key_path = format!("/api/teams/acme/keys/{}", victim.client_id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let key = app
+                .api(Method::GET, &key_path, Some(&admin_token), None)
+                .await;
+            if key.body["previous_secret_expires_at"].is_string() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the roll never committed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let committed_seen = Instant::now();
+        let roller_path = format!("/api/teams/acme/keys/{}", roller.client_id);
+        let deleted = app
+            .api(Method::DELETE, &roller_path, Some(&admin_token), None)
+            .await;
+        assert_eq!(deleted.status, 204, "{}", deleted.text);
+        committed_seen
+    };
+    let ((answered_at, rolled), committed_seen) = tokio::join!(rolling, deleting);
+    assert!(
+        answered_at > committed_seen,
+        "the roll answered before its commit was seen: the test cannot tell"
+    );
+    assert_eq!(rolled.status, 401, "{}", rolled.text);
+    assert!(rolled.body.get("secret").is_none(), "{}", rolled.text);
+    assert_eq!(
+        status_at(&app, &app.token_url(), &victim).await,
+        200,
+        "the previous secret works through the overlap"
+    );
+}
+
 backend_tests!(
+    a_roll_whose_callers_key_is_deleted_before_it_answers_shows_no_secret,
     both_secrets_work_on_every_node_until_the_roll_is_finished,
     the_old_secret_stops_when_the_overlap_ends_and_a_second_roll_ends_it,
     only_the_keys_own_team_rolls_it,

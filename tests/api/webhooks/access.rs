@@ -238,7 +238,8 @@ async fn a_deleted_callers_waiting_request_gets_nothing<F, Fut>(
 
 /// A delivery worker whose signing request waits (the node's memory of the team's secrets,
 /// `signing.refresh`, has run out, so it reads them) while its key is deleted gets no
-/// signature; nor does an admin whose listing of the signing keys waits.
+/// signature; nor does an admin whose listing of the signing keys, or whose rotation with
+/// nothing to do, waits.
 #[tokio::test]
 async fn a_caller_deleted_while_its_request_waits_gets_no_signature_and_no_listing() {
     use crate::helpers::Backend;
@@ -281,6 +282,34 @@ async fn a_caller_deleted_while_its_request_waits_gets_no_signature_and_no_listi
         (&admin, &admin_token),
         &kept_admin,
         listing,
+    )
+    .await;
+
+    // A rotation with nothing to do (the next key is already published) writes nothing, so no
+    // transaction checks its caller: its answer must not leave after the deletion either.
+    let (admin, admin_token) = caller(&app, "ops", &["admin"]).await;
+    let (_, kept_admin) = caller(&app, "ops", &["admin"]).await;
+    let first = app
+        .api(
+            Method::POST,
+            "/api/admin/signing-keys/rotate",
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let url = format!("{}/api/admin/signing-keys/rotate", app.base);
+    let http = app.http.clone();
+    let rotating = move |token: String| {
+        let request = http.post(&url).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    a_deleted_callers_waiting_request_gets_nothing(
+        &app,
+        "signing_keys",
+        (&admin, &admin_token),
+        &kept_admin,
+        rotating,
     )
     .await;
 }
