@@ -3,7 +3,7 @@
 signing route): server CPU a request and requests/s, round after round, then the median of each.
 
 usage: python3 benches/ab.py BINARY BINARY [...] [--rounds N] [--seconds S] [--threads T]
-                             [--route token|webhook]
+                             [--route token|webhook] [--pin] [--perf FOLDER]
 
 On a shared machine the CPU time of one build moves ±8–15% between runs; alternating the builds
 in one session, each round running every build once, spreads that drift over all of them, so
@@ -13,11 +13,17 @@ SQLite, `wrk -tT -c32` for 2 s of warm-up, then S seconds (default 5) measured f
 /proc CPU time ÷ the tokens answered. T is wrk's threads: 1 by default; 2 is what benches/load.sh
 runs, where the load generator's two threads preempt the server's more often, so the server's CPU
 a token is higher and moves more. `--route webhook` measures a delivery worker's signing request
-instead (a `webhooks:sign` token and a 1 KiB payload, as benches/bench.py sends). Needs wrk (apt).
+instead (a `webhooks:sign` token and a 1 KiB payload, as benches/bench.py sends). `--pin` runs
+the server on core 0 and wrk on core 1 (as `PIN=1` in benches/bench.py): the server is never
+preempted by its load generator, and its CPU a request moves much less. `--perf FOLDER` records
+each measured run's server with `perf record -e cpu-clock` into FOLDER (one file a run, for
+`perf report -i`). Needs wrk (apt).
 """
 import argparse
 import json
+import os
 import re
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -33,8 +39,9 @@ def lua_string(text):
     return json.dumps(text)
 
 
-def run_once(binary, seconds, threads, route):
-    """One server of `binary`, warmed up, then measured: (CPU µs a request, requests/s)."""
+def run_once(binary, seconds, threads, route, pin=False, perf=None):
+    """One server of `binary`, warmed up, then measured: (CPU µs a request, requests/s).
+    `pin`: the server on core 0, wrk on core 1. `perf`: a file to record the server's profile in."""
     folder = tempfile.mkdtemp(prefix="tokenmint-ab-")
     base, env = server_env(free_port())
 
@@ -46,7 +53,8 @@ def run_once(binary, seconds, threads, route):
     scope = ["--scope", "webhooks:sign"] if route == "webhook" else []
     key = json.loads(cli("keys", "create", "--team", "acme", "--label", "ab", *scope, "--json"))
     authorization = basic(key["client_id"], key["client_secret"])
-    server = subprocess.Popen([binary, "serve"], cwd=folder, env=env,
+    server_core, generator_core = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if pin else ([], [])
+    server = subprocess.Popen(server_core + [binary, "serve"], cwd=folder, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(base + "/readyz")
@@ -66,12 +74,20 @@ def run_once(binary, seconds, threads, route):
                           f"wrk.body = {lua_string(body)}\n"
                           f'wrk.headers["Content-Type"] = {lua_string(content_type)}\n'
                           f'wrk.headers["Authorization"] = {lua_string(authorization)}\n')
-        wrk = ["wrk", f"-t{threads}", "-c32", "-s", str(script), url]
-        subprocess.run(wrk[:1] + ["-d2"] + wrk[1:], capture_output=True, check=True)
+        wrk = generator_core + ["wrk", f"-t{threads}", "-c32", "-s", str(script), url]
+        subprocess.run(wrk + ["-d2"], capture_output=True, check=True)
+        recorder = None
+        if perf:
+            recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000",
+                                         "-p", str(server.pid), "-o", perf],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before = cpu_seconds(server.pid)
-        out = subprocess.run(wrk[:1] + [f"-d{seconds}"] + wrk[1:], capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(wrk + [f"-d{seconds}"], capture_output=True, text=True,
+                             check=True).stdout
         spent = cpu_seconds(server.pid) - before
+        if recorder:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait()
     finally:
         server.terminate()
         server.wait()
@@ -89,13 +105,21 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--route", choices=["token", "webhook"], default="token")
+    parser.add_argument("--pin", action="store_true")
+    parser.add_argument("--perf", metavar="FOLDER")
     args = parser.parse_args()
+    if args.perf:
+        os.makedirs(args.perf, exist_ok=True)
     unit = "a token" if args.route == "token" else "a request"
     # Absolute: each server runs in its own folder.
     results = {str(Path(b).resolve()): [] for b in args.binaries}
     for round_ in range(1, args.rounds + 1):
         for binary in results:
-            cpu, rate = run_once(binary, args.seconds, args.threads, args.route)
+            perf = None
+            if args.perf:
+                name = f"{Path(binary).name}-{round_}.perf.data"
+                perf = str(Path(args.perf).resolve() / name)
+            cpu, rate = run_once(binary, args.seconds, args.threads, args.route, args.pin, perf)
             results[binary].append((cpu, rate))
             print(f"round {round_}: {binary}: {cpu:.1f} µs {unit}, {rate:,.0f}/s", flush=True)
     print()
